@@ -1,0 +1,159 @@
+"""Link attributes held as columns: one shared mapping plus per-row value columns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+_SCALARS = (str, bool, int, float)
+_ROW_TYPES = frozenset({str, bool, int, float, type(None), tuple, list})
+_ARRAY_KINDS = "biufU"  # bool, int, uint, float, unicode: what becomes OTel attribute values
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+
+def _scalar(key: str, value: object) -> object:
+    """A value shared by every row, checked against the SDK's attribute rules."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"attributes[{key!r}]: bytes must be UTF-8") from None
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError(f"attributes[{key!r}]: {value} does not fit a 64-bit attribute integer")
+    if not isinstance(value, _SCALARS):
+        raise TypeError(
+            f"attributes[{key!r}]: expected str, bytes, bool, int, float or a per-row sequence, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def _check_sequence_value(key: str, index: int, value: Sequence[Any]) -> None:
+    kinds = {type(v) for v in value}
+    if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
+        raise TypeError(f"attributes[{key!r}][{index}]: a sequence value must hold one of str, bool, int, float")
+
+
+def _column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | np.ndarray:
+    """A per-row column: a 1-D array or a list with one value (or None) per row."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"attributes[{key!r}]: a per-row column must be 1-D, got shape {value.shape}")
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"attributes[{key!r}]: unsupported array dtype {value.dtype}")
+        column: list[Any] | np.ndarray = value.copy()
+    else:
+        column = list(value)
+        kinds = {type(v) for v in column}
+        if not kinds <= _ROW_TYPES:
+            bad = next(t for t in kinds if t not in _ROW_TYPES)
+            raise TypeError(f"attributes[{key!r}]: unsupported value type {bad.__name__} in a per-row column")
+        if tuple in kinds or list in kinds:
+            for i, v in enumerate(column):
+                if isinstance(v, (tuple, list)):
+                    _check_sequence_value(key, i, v)
+    if len(column) != n:
+        raise ValueError(f"attributes[{key!r}]: a per-row column needs {n} values (one per link), got {len(column)}")
+    return column
+
+
+def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split user attributes into (shared scalars, per-row columns of length n)."""
+    if attributes is None:
+        return {}, {}
+    if not isinstance(attributes, Mapping):
+        raise TypeError(f"attributes: expected a mapping, got {type(attributes).__name__}")
+    shared: dict[str, Any] = {}
+    columns: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"attributes: keys must be non-empty str, got {key!r}")
+        if isinstance(value, (list, tuple, np.ndarray)):
+            columns[key] = _column(key, value, n)
+        else:
+            shared[key] = _scalar(key, value)
+    return shared, columns
+
+
+def take(columns: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The columns restricted to `rows`, in that order."""
+    picked = rows.tolist()
+    return {k: c[rows] if isinstance(c, np.ndarray) else [c[r] for r in picked] for k, c in columns.items()}
+
+
+def per_row(
+    shared: Mapping[str, Any], columns: Mapping[str, Any], rows: np.ndarray, limit: int | None
+) -> tuple[Mapping[str, Any] | list[Mapping[str, Any] | None] | None, list[int] | None]:
+    """What each link of `rows` gets as attributes, and how many it dropped over `limit`.
+
+    Shared attributes come first. With no per-row column every link shares one read-only
+    mapping, so materializing 128 links builds one mapping, not 128.
+    """
+    k = len(rows)
+    if not columns:
+        if not shared:
+            return None, None
+        kept = dict(list(shared.items())[:limit]) if limit is not None else shared
+        dropped = len(shared) - len(kept)
+        return MappingProxyType(dict(kept)), ([dropped] * k if dropped else None)
+    values = {key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
+              for key, c in columns.items()}
+    out: list[Mapping[str, Any] | None] = []
+    dropped_counts: list[int] = []
+    for j in range(k):
+        attrs = dict(shared)
+        for key, vals in values.items():
+            v = vals[j]
+            if v is not None:
+                attrs[key] = v
+        dropped = 0
+        if limit is not None and len(attrs) > limit:
+            dropped = len(attrs) - limit
+            attrs = dict(list(attrs.items())[:limit])
+        out.append(attrs or None)
+        dropped_counts.append(dropped)
+    return out, (dropped_counts if any(dropped_counts) else None)
+
+
+def has_values(shared: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.ndarray:
+    """Rows that carry at least one attribute."""
+    if shared:
+        return np.ones(n, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    for c in columns.values():
+        if isinstance(c, np.ndarray) and c.dtype != object:
+            return np.ones(n, dtype=bool)
+        mask |= np.fromiter((v is not None for v in c), dtype=bool, count=n)
+    return mask
+
+
+def concat(parts: Sequence[tuple[dict[str, Any], dict[str, Any], int]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Join (shared, columns, n) parts: a key shared with one value everywhere stays shared."""
+    keys: dict[str, None] = {}
+    for shared, columns, _ in parts:
+        keys.update(dict.fromkeys(shared))
+        keys.update(dict.fromkeys(columns))
+    out_shared: dict[str, Any] = {}
+    out_columns: dict[str, Any] = {}
+    for key in keys:
+        values = [shared.get(key, _MISSING) for shared, _, _ in parts]
+        first = values[0]
+        if first is not _MISSING and all(type(v) is type(first) and v == first for v in values):
+            out_shared[key] = first
+            continue
+        merged: list[Any] = []
+        for (shared, columns, n), v in zip(parts, values):
+            if key in columns:
+                c = columns[key]
+                merged.extend(c.tolist() if isinstance(c, np.ndarray) else c)
+            else:
+                merged.extend([None if v is _MISSING else v] * n)
+        out_columns[key] = merged
+    return out_shared, out_columns
+
+
+_MISSING = object()

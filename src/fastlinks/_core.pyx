@@ -1,0 +1,560 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Compiled kernels: parse, validate, deduplicate, cap and materialize links.
+
+`_core_py.py` is the pure-Python twin and gives identical results; `_core.pyi` types both.
+The kernels keep no module-level mutable state (only constant lookup tables), so they are
+safe to call from many threads, including on free-threaded CPython.
+"""
+cimport cython
+from libc.stdint cimport int8_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memcpy, memset
+
+cimport numpy as cnp
+
+from collections.abc import Mapping
+
+import numpy as np
+from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+
+cnp.import_array()
+
+cdef object _tuple_new = tuple.__new__
+cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
+cdef const char* _HEX = b"0123456789abcdef"
+cdef dict _STRATEGIES = {"first": 0, "last": 1, "random": 2, "consistent": 3}
+
+cdef enum:
+    FIRST = 0
+    LAST = 1
+    RANDOM = 2
+    CONSISTENT = 3
+    TP_LEN = 55          # len("00-" + 32 hex + "-" + 16 hex + "-" + 2 hex)
+
+cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's gamma
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
+
+# ---------------------------------------------------------------- hashing
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    """SplitMix64: add the golden gamma, then the 64-bit finalizer."""
+    x += GOLDEN
+    x = (x ^ (x >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    x = (x ^ (x >> 27)) * <uint64_t>0x94D049BB133111EB
+    return x ^ (x >> 31)
+
+
+cdef inline uint64_t _be64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int j
+    for j in range(8):
+        v = (v << 8) | p[j]
+    return v
+
+
+cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s) noexcept nogil:
+    return _mix(_mix(_mix(_be64(t)) ^ _be64(t + 8)) ^ _be64(s))
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def link_hash(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids):
+    cdef Py_ssize_t i, n = trace_ids.shape[0]
+    out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] h = out
+    if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8 or span_ids.shape[0] != n):
+        raise ValueError("link_hash needs (N, 16) trace IDs and (N, 8) span IDs")
+    with nogil:
+        for i in range(n):
+            h[i] = _link_hash(&trace_ids[i, 0], &span_ids[i, 0])
+    return out
+
+
+# ---------------------------------------------------------------- compaction
+
+cdef struct _Keyed:
+    uint8_t tier
+    uint64_t key
+    int64_t row
+
+
+cdef inline bint _before(const _Keyed* a, const _Keyed* b) noexcept nogil:
+    """Strict total order (tier, key, row): smaller is kept first."""
+    if a.tier != b.tier:
+        return a.tier < b.tier
+    if a.key != b.key:
+        return a.key < b.key
+    return a.row < b.row
+
+
+cdef void _sift_down(_Keyed* heap, Py_ssize_t size, Py_ssize_t i) noexcept nogil:
+    """Max-heap on _before: the worst kept row sits at heap[0]."""
+    cdef Py_ssize_t child
+    cdef _Keyed tmp
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            return
+        if child + 1 < size and _before(&heap[child], &heap[child + 1]):
+            child += 1
+        if not _before(&heap[i], &heap[child]):
+            return
+        tmp = heap[i]
+        heap[i] = heap[child]
+        heap[child] = tmp
+        i = child
+
+
+cdef void _sift_up(_Keyed* heap, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t parent
+    cdef _Keyed tmp
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _before(&heap[parent], &heap[i]):
+            return
+        tmp = heap[i]
+        heap[i] = heap[parent]
+        heap[parent] = tmp
+        i = parent
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
+                        uint8_t* cls, uint64_t* hashes, Py_ssize_t n) except -1 nogil:
+    """Open addressing on the link hash; marks every later repeat of a valid row as dropped."""
+    cdef Py_ssize_t i, valid = 0, cap = 16, duplicates = 0
+    cdef uint64_t mask, slot
+    cdef int64_t other
+    cdef int64_t* table
+    for i in range(n):
+        valid += cls[i] == 1
+    while cap < 2 * valid:
+        cap <<= 1
+    table = <int64_t*>malloc(cap * sizeof(int64_t))
+    if table == NULL:
+        with gil:
+            raise MemoryError()
+    memset(table, 0xFF, cap * sizeof(int64_t))
+    mask = cap - 1
+    for i in range(n):
+        if cls[i] != 1:
+            continue
+        slot = hashes[i] & mask
+        while True:
+            other = table[slot]
+            if other < 0:
+                table[slot] = i
+                break
+            if (hashes[other] == hashes[i]
+                    and memcmp(&tid[other, 0], &tid[i, 0], 16) == 0
+                    and memcmp(&sid[other, 0], &sid[i, 0], 8) == 0):
+                cls[i] = 0
+                duplicates += 1
+                break
+            slot = (slot + 1) & mask
+    free(table)
+    return duplicates
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
+            const uint8_t[::1] trace_flags, keep_invalid, Py_ssize_t max_links,
+            bint dedupe, str strategy, bint prefer_sampled, uint64_t seed):
+    cdef Py_ssize_t n = trace_ids.shape[0]
+    cdef int strat = _STRATEGIES[strategy]
+    cdef const uint8_t[::1] keep
+    cdef bint has_keep = keep_invalid is not None
+    if has_keep:
+        keep = np.ascontiguousarray(keep_invalid, dtype=np.bool_).view(np.uint8)
+    if span_ids.shape[0] != n or trace_flags.shape[0] != n or (has_keep and keep.shape[0] != n):
+        raise ValueError("compact: columns differ in length")
+    if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8):
+        raise ValueError("compact needs (N, 16) trace IDs and (N, 8) span IDs")
+    if max_links < 0:
+        raise ValueError("compact: max_links must be >= 0")
+
+    cls_arr = np.empty(n, dtype=np.uint8)          # 0 dropped, 1 valid, 2 invalid but kept
+    hash_arr = np.empty(n, dtype=np.uint64)
+    cdef uint8_t[::1] cls = cls_arr
+    cdef uint64_t[::1] hashes = hash_arr
+    cdef Py_ssize_t i, j, invalid = 0, duplicates = 0, candidates = 0, k, size = 0
+    cdef bint t_ok, s_ok
+    cdef _Keyed item
+    cdef _Keyed* heap = NULL
+
+    with nogil:
+        for i in range(n):
+            t_ok = False
+            s_ok = False
+            for j in range(16):
+                if trace_ids[i, j]:
+                    t_ok = True
+                    break
+            for j in range(8):
+                if span_ids[i, j]:
+                    s_ok = True
+                    break
+            if t_ok and s_ok:
+                cls[i] = 1
+            elif has_keep and keep[i]:
+                cls[i] = 2
+            else:
+                cls[i] = 0
+                invalid += 1
+            if dedupe or strat == CONSISTENT:
+                hashes[i] = _link_hash(&trace_ids[i, 0], &span_ids[i, 0])
+        if dedupe and n:
+            duplicates = _dedupe(trace_ids, span_ids, &cls[0], &hashes[0], n)
+        for i in range(n):
+            candidates += cls[i] != 0
+
+    if candidates <= max_links:
+        return _marked_rows(cls, candidates), invalid, duplicates, 0
+
+    k = max_links
+    heap = <_Keyed*>malloc((k + 1) * sizeof(_Keyed))
+    if heap == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for i in range(n):
+                if cls[i] == 0:
+                    continue
+                item.row = i
+                item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (trace_flags[i] & 1) else 0)
+                if strat == FIRST:
+                    item.key = <uint64_t>i
+                elif strat == LAST:
+                    item.key = <uint64_t>(n - 1 - i)
+                elif strat == RANDOM:
+                    item.key = _mix(seed + <uint64_t>i * GOLDEN)
+                else:
+                    item.key = hashes[i]
+                if size < k:
+                    heap[size] = item
+                    _sift_up(heap, size)
+                    size += 1
+                elif k and _before(&item, &heap[0]):
+                    heap[0] = item
+                    _sift_down(heap, size, 0)
+            for i in range(n):
+                cls[i] = 0
+            for i in range(size):
+                cls[heap[i].row] = 1
+    finally:
+        free(heap)
+    return _marked_rows(cls, size), invalid, duplicates, candidates - k
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef cnp.ndarray _marked_rows(const uint8_t[::1] cls, Py_ssize_t count):
+    """The positions of the `count` non-zero entries of `cls`, ascending, as an int64 array."""
+    cdef cnp.npy_intp size = count
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &size, cnp.NPY_INT64, 0)
+    cdef int64_t[::1] rows = out
+    cdef Py_ssize_t i, j = 0
+    with nogil:
+        for i in range(cls.shape[0]):
+            if cls[i]:
+                rows[j] = i
+                j += 1
+    return out
+
+
+# ---------------------------------------------------------------- W3C traceparent
+
+cdef int8_t _HEXVAL[256]  # lowercase hex digit values, -1 elsewhere; filled once at import
+cdef int _c
+for _c in range(256):
+    _HEXVAL[_c] = _c - 48 if 48 <= _c <= 57 else (_c - 87 if 97 <= _c <= 102 else -1)
+
+
+cdef inline uint32_t _char(int kind, const void* data, Py_ssize_t i) noexcept nogil:
+    if kind == 1:
+        return (<const uint8_t*>data)[i]
+    if kind == 2:
+        return (<const uint16_t*>data)[i]
+    return (<const uint32_t*>data)[i]
+
+
+cdef inline int _hex2(const uint8_t* p) noexcept nogil:
+    """Two lowercase hex digits as 0..255, or -1."""
+    cdef int hi = _HEXVAL[p[0]], lo = _HEXVAL[p[1]]
+    if hi < 0 or lo < 0:
+        return -1
+    return (hi << 4) | lo
+
+
+cdef bint _parse_ascii(const uint8_t* p, Py_ssize_t length,
+                       uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
+    """Parse a trimmed traceparent of `length` chars; reads at most p[0:56]."""
+    cdef int version, f, b, bad = 0
+    cdef uint8_t any_t = 0, any_s = 0
+    cdef Py_ssize_t j
+    if length < TP_LEN or p[2] != 45 or p[35] != 45 or p[52] != 45:
+        return False
+    version = _hex2(p)
+    f = _hex2(p + 53)
+    if version < 0 or version == 0xFF or f < 0:
+        return False
+    if length > TP_LEN and (version == 0 or p[TP_LEN] != 45):
+        return False
+    for j in range(16):
+        b = _hex2(p + 3 + 2 * j)
+        bad |= b
+        tid[j] = <uint8_t>b
+        any_t |= <uint8_t>b
+    for j in range(8):
+        b = _hex2(p + 36 + 2 * j)
+        bad |= b
+        sid[j] = <uint8_t>b
+        any_s |= <uint8_t>b
+    flags[0] = <uint8_t>f
+    return bad >= 0 and any_t != 0 and any_s != 0
+
+
+cdef bint _parse_tp(int kind, const void* data, Py_ssize_t n,
+                    uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
+    """Trim spaces and tabs, then parse (W3C level 1, flag bits kept); only reads data[0:n]."""
+    cdef Py_ssize_t start = 0, end = n, j
+    cdef uint32_t c
+    cdef uint8_t buf[TP_LEN + 1]
+    while start < end and (_char(kind, data, start) == 32 or _char(kind, data, start) == 9):
+        start += 1
+    while end > start and (_char(kind, data, end - 1) == 32 or _char(kind, data, end - 1) == 9):
+        end -= 1
+    if end - start < TP_LEN:
+        return False
+    if kind == 1:
+        return _parse_ascii(<const uint8_t*>data + start, end - start, tid, sid, flags)
+    for j in range(min(end - start, TP_LEN + 1)):  # wide str: non-ASCII never parses, so map it to 0
+        c = _char(kind, data, start + j)
+        buf[j] = <uint8_t>c if c < 128 else 0
+    return _parse_ascii(buf, end - start, tid, sid, flags)
+
+
+cdef bint _parse_value(object value, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """Parse a str or bytes traceparent into the row; anything else, or a bad value, zeroes it."""
+    cdef bint ok = False
+    if isinstance(value, str):
+        ok = _parse_tp(PyUnicode_KIND(value), PyUnicode_DATA(value), len(<str>value), tid, sid, flags)
+    elif isinstance(value, bytes):
+        ok = _parse_tp(1, <const char*><bytes>value, len(<bytes>value), tid, sid, flags)
+    if not ok:
+        memset(tid, 0, 16)
+        memset(sid, 0, 8)
+        flags[0] = 0
+    return ok
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def parse_traceparents(values, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids, uint8_t[::1] trace_flags):
+    cdef list seq = values if isinstance(values, list) else list(values)
+    cdef Py_ssize_t i, n = len(seq)
+    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n:
+        raise ValueError("parse_traceparents: output columns must have one row per value")
+    for i in range(n):
+        _parse_value(seq[i], &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+
+
+# ---------------------------------------------------------------- carriers
+
+cdef enum:
+    OTHER = 0
+    TRACEPARENT = 1
+    TRACESTATE = 2
+
+
+cdef inline int _header(object key):
+    """TRACEPARENT or TRACESTATE for a str or bytes name matching it ASCII case-insensitively."""
+    cdef const uint8_t* p
+    cdef const char* name
+    cdef Py_ssize_t n, j
+    cdef uint8_t c
+    if isinstance(key, str):
+        n = len(<str>key)
+        if (n != 11 and n != 10) or PyUnicode_KIND(key) != 1:
+            return OTHER
+        p = <const uint8_t*>PyUnicode_DATA(key)
+    elif isinstance(key, bytes):
+        n = len(<bytes>key)
+        if n != 11 and n != 10:
+            return OTHER
+        p = <const uint8_t*><const char*><bytes>key
+    else:
+        return OTHER
+    name = b"traceparent" if n == 11 else b"tracestate"
+    for j in range(n):
+        c = p[j]
+        if 65 <= c <= 90:
+            c += 32
+        if c != <uint8_t>name[j]:
+            return OTHER
+    return TRACEPARENT if n == 11 else TRACESTATE
+
+
+cdef class _Headers:
+    """What one carrier holds of trace context; reused for every carrier of one call."""
+    cdef object traceparent, tracestate
+    cdef int found
+    cdef bint bad
+
+    cdef inline void reset(self):
+        self.traceparent = None
+        self.tracestate = None
+        self.found = 0
+        self.bad = False
+
+    cdef inline void see(self, object key, object value):
+        cdef int which
+        if value is None:
+            return
+        which = _header(key)
+        if which == TRACEPARENT:
+            self.found += 1
+            self.traceparent = value
+        elif which == TRACESTATE:
+            if not isinstance(value, (str, bytes)):
+                self.bad = True
+            else:
+                value = value if isinstance(value, str) else (<bytes>value).decode("latin-1")
+                self.tracestate = value if self.tracestate is None else self.tracestate + "," + value
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def parse_carriers(carriers, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids, uint8_t[::1] trace_flags):
+    cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
+    cdef Py_ssize_t i, n = len(seq)
+    cdef list states = None
+    cdef _Headers h = _Headers()
+    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n:
+        raise ValueError("parse_carriers: output columns must have one row per carrier")
+    for i in range(n):
+        carrier = seq[i]
+        h.reset()
+        if carrier is None:
+            pass
+        elif isinstance(carrier, dict):
+            for key, value in (<dict>carrier).items():
+                h.see(key, value)
+        elif isinstance(carrier, Mapping):
+            for key, value in carrier.items():
+                h.see(key, value)
+        elif isinstance(carrier, (list, tuple)):
+            for pair in carrier:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, "
+                                    f"got {type(pair).__name__}")
+                h.see(pair[0], pair[1])
+        else:
+            raise TypeError(
+                f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
+                f"got {type(carrier).__name__}")
+        if (_parse_value(h.traceparent if h.found == 1 and not h.bad else None,
+                         &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+                and h.tracestate is not None):
+            if states is None:
+                states = [None] * n
+            states[i] = h.tracestate
+    return states
+
+
+# ---------------------------------------------------------------- SpanContexts <-> columns
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def ids_from_contexts(contexts, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids,
+                      uint8_t[::1] trace_flags, uint8_t[::1] is_remote):
+    cdef Py_ssize_t i, n = len(contexts)
+    cdef list states = None
+    cdef bytes raw
+    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n or is_remote.shape[0] != n:
+        raise ValueError("ids_from_contexts: output columns must have one row per context")
+    for i in range(n):
+        ctx = contexts[i]
+        if not isinstance(ctx, SpanContext):
+            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
+        if (<tuple>ctx)[5]:
+            raw = (<tuple>ctx)[0].to_bytes(16, "big")
+            memcpy(&trace_ids[i, 0], <const char*>raw, 16)
+            raw = (<tuple>ctx)[1].to_bytes(8, "big")
+            memcpy(&span_ids[i, 0], <const char*>raw, 8)
+        else:
+            memset(&trace_ids[i, 0], 0, 16)
+            memset(&span_ids[i, 0], 0, 8)
+        trace_flags[i] = int((<tuple>ctx)[3]) & 0xFF
+        is_remote[i] = 1 if (<tuple>ctx)[2] else 0
+        state = (<tuple>ctx)[4]
+        if state:
+            if states is None:
+                states = [None] * n
+            states[i] = state.to_header()
+    return states
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def make_links(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
+               const uint8_t[::1] trace_flags, is_remote, const int64_t[::1] rows,
+               list trace_states, attributes, list dropped_attributes, link_type, stats):
+    cdef const uint8_t[::1] remote = np.ascontiguousarray(is_remote, dtype=np.bool_).view(np.uint8)
+    cdef Py_ssize_t j, r, k = rows.shape[0], n = trace_ids.shape[0]
+    cdef uint64_t hi, lo, s
+    cdef bint per_row = isinstance(attributes, list)
+    cdef list out = [None] * k
+    new = link_type.__new__
+    for j in range(k):
+        r = rows[j]
+        if r < 0 or r >= n:
+            raise IndexError(f"make_links: row {r} out of range for {n} rows")
+        hi = _be64(&trace_ids[r, 0])
+        lo = _be64(&trace_ids[r, 8])
+        s = _be64(&span_ids[r, 0])
+        tid = (<object>hi << 64) | <object>lo if hi else <object>lo
+        state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
+        ctx = _tuple_new(SpanContext, (tid, s, remote[r] != 0, _FLAGS[trace_flags[r]], state,
+                                       (hi != 0 or lo != 0) and s != 0))
+        link = new(link_type)
+        link._context = ctx
+        link._attributes = (<list>attributes)[j] if per_row else attributes
+        if stats is not None:
+            link._stats = stats
+        if dropped_attributes is not None and dropped_attributes[j]:
+            link._dropped_attributes = dropped_attributes[j]
+        out[j] = link
+    return out
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def format_traceparents(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
+                        const uint8_t[::1] trace_flags):
+    cdef Py_ssize_t i, j, n = trace_ids.shape[0]
+    cdef char buf[TP_LEN]
+    cdef list out = [None] * n
+    buf[0] = 48
+    buf[1] = 48
+    buf[2] = 45
+    buf[35] = 45
+    buf[52] = 45
+    for i in range(n):
+        for j in range(16):
+            buf[3 + 2 * j] = _HEX[trace_ids[i, j] >> 4]
+            buf[4 + 2 * j] = _HEX[trace_ids[i, j] & 15]
+        for j in range(8):
+            buf[36 + 2 * j] = _HEX[span_ids[i, j] >> 4]
+            buf[37 + 2 * j] = _HEX[span_ids[i, j] & 15]
+        buf[53] = _HEX[trace_flags[i] >> 4]
+        buf[54] = _HEX[trace_flags[i] & 15]
+        out[i] = buf[:TP_LEN].decode("ascii")
+    return out

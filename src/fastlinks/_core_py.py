@@ -1,0 +1,236 @@
+"""Pure-Python twin of `_core.pyx`: the same kernels in numpy and plain Python, same results.
+
+Used when the compiled module cannot be imported or `FASTLINKS_NO_EXTENSIONS=1` is set,
+and as the reference the compiled kernels are tested against.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+from opentelemetry.trace import SpanContext, TraceFlags
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_STRATEGIES = ("first", "last", "random", "consistent")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.DOTALL)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 over a uint64 array: add the golden gamma, then the 64-bit finalizer."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _be64(columns: np.ndarray, start: int) -> np.ndarray:
+    return np.ascontiguousarray(columns[:, start : start + 8]).view(">u8").ravel().astype(np.uint64)
+
+
+def link_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
+    n = len(trace_ids)
+    if n and (trace_ids.shape[1] != 16 or span_ids.shape != (n, 8)):
+        raise ValueError("link_hash needs (N, 16) trace IDs and (N, 8) span IDs")
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    return _mix(_mix(_mix(_be64(trace_ids, 0)) ^ _be64(trace_ids, 8)) ^ _be64(span_ids, 0))
+
+
+def compact(trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, strategy, prefer_sampled, seed):
+    n = len(trace_ids)
+    if strategy not in _STRATEGIES:
+        raise KeyError(strategy)
+    if len(span_ids) != n or len(trace_flags) != n or (keep_invalid is not None and len(keep_invalid) != n):
+        raise ValueError("compact: columns differ in length")
+    if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8):
+        raise ValueError("compact needs (N, 16) trace IDs and (N, 8) span IDs")
+    if max_links < 0:
+        raise ValueError("compact: max_links must be >= 0")
+    valid = trace_ids.any(axis=1) & span_ids.any(axis=1)
+    cls = valid.astype(np.uint8)  # 0 dropped, 1 valid, 2 invalid but kept
+    if keep_invalid is not None:
+        cls[~valid & np.asarray(keep_invalid, dtype=bool)] = 2
+    invalid = int(np.count_nonzero(cls == 0))
+    duplicates = 0
+    if dedupe:
+        rows = np.flatnonzero(valid)
+        keys = np.ascontiguousarray(np.concatenate([trace_ids[rows], span_ids[rows]], axis=1))
+        _, first = np.unique(keys.view(np.dtype((np.void, 24))).ravel(), return_index=True)
+        repeat = np.ones(len(rows), dtype=bool)
+        repeat[first] = False
+        cls[rows[repeat]] = 0
+        duplicates = int(np.count_nonzero(repeat))
+    candidates = np.flatnonzero(cls)
+    if len(candidates) <= max_links:
+        return candidates.astype(np.int64), invalid, duplicates, 0
+    unsampled = (trace_flags[candidates] & 1) == 0
+    tier = np.where(cls[candidates] == 2, 2, np.where(prefer_sampled & unsampled, 1, 0))
+    position = candidates.astype(np.uint64)
+    if strategy == "first":
+        key = position
+    elif strategy == "last":
+        key = np.uint64(n - 1) - position
+    elif strategy == "random":
+        key = _mix(np.uint64(seed) + position * _GOLDEN)
+    else:
+        key = link_hash(trace_ids[candidates], span_ids[candidates])
+    chosen = np.lexsort((candidates, key, tier))[:max_links]
+    return np.sort(candidates[chosen]).astype(np.int64), invalid, duplicates, len(candidates) - max_links
+
+
+def _parse_one(value: object) -> tuple[bytes, bytes, int] | None:
+    """Parse one traceparent (W3C level 1, flag bits kept), or None if invalid."""
+    if isinstance(value, bytes):
+        text = value.decode("latin-1")
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    match = _TRACEPARENT.fullmatch(text.strip(" \t"))
+    if match is None:
+        return None
+    version, trace_hex, span_hex, flags_hex, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return None
+    trace_id, span_id = bytes.fromhex(trace_hex), bytes.fromhex(span_hex)
+    if not any(trace_id) or not any(span_id):
+        return None
+    return trace_id, span_id, int(flags_hex, 16)
+
+
+def _store(value, trace_ids, span_ids, trace_flags, i) -> bool:
+    parsed = _parse_one(value)
+    if parsed is None:
+        trace_ids[i] = 0
+        span_ids[i] = 0
+        trace_flags[i] = 0
+        return False
+    trace_ids[i] = np.frombuffer(parsed[0], dtype=np.uint8)
+    span_ids[i] = np.frombuffer(parsed[1], dtype=np.uint8)
+    trace_flags[i] = parsed[2]
+    return True
+
+
+def parse_traceparents(values, trace_ids, span_ids, trace_flags) -> None:
+    n = len(values)
+    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n:
+        raise ValueError("parse_traceparents: output columns must have one row per value")
+    for i in range(n):
+        _store(values[i], trace_ids, span_ids, trace_flags, i)
+
+
+def _is_key(key: object, name: str) -> bool:
+    if isinstance(key, str):
+        return len(key) == len(name) and key.isascii() and key.lower() == name
+    if isinstance(key, bytes):
+        return len(key) == len(name) and key.lower() == name.encode()
+    return False
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+def parse_carriers(carriers, trace_ids, span_ids, trace_flags):
+    n = len(carriers)
+    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n:
+        raise ValueError("parse_carriers: output columns must have one row per carrier")
+    states = None
+    for i in range(n):
+        carrier = carriers[i]
+        traceparent = tracestate = None
+        found = 0
+        bad = False
+        if carrier is not None:
+            if isinstance(carrier, Mapping):
+                pairs = carrier.items()
+            elif isinstance(carrier, (list, tuple)):
+                pairs = carrier
+            else:
+                raise TypeError(
+                    f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
+                    f"got {type(carrier).__name__}"
+                )
+            for pair in pairs:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}")
+                key, value = pair
+                if value is None:
+                    continue
+                if _is_key(key, "traceparent"):
+                    found += 1
+                    traceparent = value
+                elif _is_key(key, "tracestate"):
+                    if not isinstance(value, (str, bytes)):
+                        bad = True
+                    elif tracestate is None:
+                        tracestate = _text(value)
+                    else:
+                        tracestate = tracestate + "," + _text(value)
+        if found != 1 or bad:
+            traceparent = None
+        ok = _store(traceparent, trace_ids, span_ids, trace_flags, i)
+        if ok and tracestate is not None:
+            if states is None:
+                states = [None] * n
+            states[i] = tracestate
+    return states
+
+
+def ids_from_contexts(contexts, trace_ids, span_ids, trace_flags, is_remote):
+    n = len(contexts)
+    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n or len(is_remote) != n:
+        raise ValueError("ids_from_contexts: output columns must have one row per context")
+    states = None
+    for i in range(n):
+        ctx = contexts[i]
+        if not isinstance(ctx, SpanContext):
+            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
+        if ctx.is_valid:
+            trace_ids[i] = np.frombuffer(ctx.trace_id.to_bytes(16, "big"), dtype=np.uint8)
+            span_ids[i] = np.frombuffer(ctx.span_id.to_bytes(8, "big"), dtype=np.uint8)
+        else:
+            trace_ids[i] = 0
+            span_ids[i] = 0
+        trace_flags[i] = int(ctx.trace_flags) & 0xFF
+        is_remote[i] = bool(ctx.is_remote)
+        if ctx.trace_state:
+            if states is None:
+                states = [None] * n
+            states[i] = ctx.trace_state.to_header()
+    return states
+
+
+def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, attributes,
+               dropped_attributes, link_type, stats):
+    n = len(trace_ids)
+    per_row = isinstance(attributes, list)
+    out = []
+    for j, r in enumerate(rows.tolist()):
+        if not 0 <= r < n:
+            raise IndexError(f"make_links: row {r} out of range for {n} rows")
+        context = SpanContext(
+            int.from_bytes(trace_ids[r].tobytes(), "big"),
+            int.from_bytes(span_ids[r].tobytes(), "big"),
+            bool(is_remote[r]),
+            TraceFlags(int(trace_flags[r])),
+            None if trace_states is None else trace_states[j],
+        )
+        link = link_type(context, attributes[j] if per_row else attributes)
+        if stats is not None:
+            link._stats = stats
+        if dropped_attributes is not None and dropped_attributes[j]:
+            link._dropped_attributes = dropped_attributes[j]
+        out.append(link)
+    return out
+
+
+def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
+    return [
+        f"00-{t.tobytes().hex()}-{s.tobytes().hex()}-{int(f):02x}"
+        for t, s, f in zip(trace_ids, span_ids, trace_flags)
+    ]

@@ -1,0 +1,113 @@
+"""LinkBuffer: collect links one message at a time, hand them over as one LinkSet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from opentelemetry.trace import SpanContext
+
+from . import _kernels
+from .linkset import LinkSet
+from .policy import LinkPolicy
+
+
+class LinkBuffer:
+    """Growing columns for consumers that batch by size or timeout; appends are amortized O(1).
+
+    ``buf.add_carrier(msg.headers(), **{"messaging.message.id": msg_id})`` per message, then
+    ``buf.compact(policy)`` (or ``buf.to_linkset()``) for the batch span and ``buf.clear()``.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+        self._trace_ids = np.empty((capacity, 16), np.uint8)
+        self._span_ids = np.empty((capacity, 8), np.uint8)
+        self._flags = np.empty(capacity, np.uint8)
+        self._remote = np.empty(capacity, np.bool_)
+        self._n = 0
+        self._states: list[str | None] = []
+        self._columns: dict[str, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _next_row(self) -> int:
+        n = self._n
+        if n == len(self._flags):
+            grow = 2 * n
+            self._trace_ids = np.resize(self._trace_ids, (grow, 16))
+            self._span_ids = np.resize(self._span_ids, (grow, 8))
+            self._flags = np.resize(self._flags, grow)
+            self._remote = np.resize(self._remote, grow)
+        return n
+
+    def _commit(self, state: str | None, row_attributes: Mapping[str, Any]) -> None:
+        n = self._n
+        self._states.append(state)
+        for key, value in row_attributes.items():
+            self._columns.setdefault(key, [None] * n).append(value)
+        for column in self._columns.values():
+            if len(column) == n:
+                column.append(None)
+        self._n = n + 1
+
+    def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
+        """Append the link in one message's headers (a mapping or (key, value) pairs, or None)."""
+        i = self._next_row()
+        try:
+            states = _kernels.core.parse_carriers(
+                [headers], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1]
+            )
+        except TypeError as error:
+            raise TypeError(str(error).replace("carriers[0]", "headers")) from None
+        self._remote[i] = True
+        self._commit(states[0] if states else None, row_attributes)
+
+    def add_traceparent(self, value: str | bytes | None, tracestate: str | None = None, **row_attributes: Any) -> None:
+        """Append the link a W3C traceparent value names; a malformed one becomes an invalid row."""
+        i = self._next_row()
+        _kernels.core.parse_traceparents([value], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1])
+        self._remote[i] = True
+        ok = self._trace_ids[i].any()
+        self._commit(tracestate if ok and isinstance(tracestate, str) and tracestate else None, row_attributes)
+
+    def add_context(self, span_context: SpanContext, **row_attributes: Any) -> None:
+        """Append a link to a SpanContext."""
+        i = self._next_row()
+        try:
+            states = _kernels.core.ids_from_contexts(
+                [span_context],
+                self._trace_ids[i : i + 1],
+                self._span_ids[i : i + 1],
+                self._flags[i : i + 1],
+                self._remote[i : i + 1].view(np.uint8),
+            )
+        except TypeError as error:
+            raise TypeError(str(error).replace("contexts[0]", "span_context")) from None
+        self._commit(states[0] if states else None, row_attributes)
+
+    def to_linkset(self, attributes: Mapping[str, Any] | None = None) -> LinkSet:
+        """The batch so far as a LinkSet (a copy); `attributes` apply to every row."""
+        n = self._n
+        merged = {**self._columns, **(attributes or {})}
+        return LinkSet.from_arrays(
+            self._trace_ids[:n],
+            self._span_ids[:n],
+            self._flags[:n],
+            self._remote[:n],
+            self._states if any(self._states) else None,
+            merged or None,
+        )
+
+    def compact(self, policy: LinkPolicy | None = None, attributes: Mapping[str, Any] | None = None) -> LinkSet:
+        """`to_linkset(attributes).compact(policy)`."""
+        return self.to_linkset(attributes).compact(policy)
+
+    def clear(self) -> None:
+        """Start the next batch, keeping the allocated capacity."""
+        self._n = 0
+        self._states = []
+        self._columns = {}

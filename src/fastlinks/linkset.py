@@ -1,0 +1,402 @@
+"""LinkSet: N candidate links held as numpy columns, read as a Sequence of OpenTelemetry Links."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
+
+import numpy as np
+from opentelemetry.trace import Link, SpanContext
+
+from . import _attributes, _kernels
+from .policy import CompactionStats, LinkPolicy
+from .w3c import parse_tracestate
+
+_CHUNK = 4096  # rows materialized at a time when iterating
+
+
+class LinkSetLink(Link):
+    """A Link built from a LinkSet row; it remembers what compaction dropped, for honest counts."""
+
+    _stats: CompactionStats | None = None
+    _dropped_attributes = 0
+
+    @property
+    def dropped_attributes(self) -> int:
+        """Attributes dropped by the SDK's limit plus those over the policy's per-link cap."""
+        return super().dropped_attributes + self._dropped_attributes
+
+
+def _ids(name: str, value: Any, n: int | None, width: int) -> np.ndarray:
+    """An (N, width) uint8 big-endian ID column from uint8 bytes or uint64 words."""
+    arr = np.asarray(value)
+    words = width // 8
+    if arr.dtype == np.uint8 and arr.ndim == 2 and arr.shape[1] == width:
+        out = np.array(arr, dtype=np.uint8, order="C")
+    elif arr.dtype == np.uint64 and ((words == 1 and arr.ndim == 1) or (arr.ndim == 2 and arr.shape[1] == words)):
+        out = np.ascontiguousarray(arr.reshape(len(arr), words), dtype=">u8").view(np.uint8).reshape(len(arr), width)
+    else:
+        word_shape = "(N,)" if words == 1 else f"(N, {words})"
+        raise TypeError(
+            f"{name}: expected a (N, {width}) uint8 array or a {word_shape} uint64 array, "
+            f"got shape {arr.shape} dtype {arr.dtype}"
+        )
+    if n is not None and len(out) != n:
+        raise ValueError(f"{name}: expected {n} rows, got shape {arr.shape}")
+    return out
+
+
+def _row_column(name: str, value: Any, n: int, dtype: type, limit: int) -> np.ndarray:
+    """A (N,) column from None (zeros), a scalar (broadcast) or an array of N values in [0, limit]."""
+    if value is None:
+        return np.zeros(n, dtype=dtype)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biu":
+        raise TypeError(f"{name}: expected integers or bools, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},), got {arr.shape}")
+    if n and (arr.min() < 0 or arr.max() > limit):
+        raise ValueError(f"{name}: values must be in [0, {limit}]")
+    return arr.astype(dtype)
+
+
+def _states(name: str, value: Any, n: int) -> list[str | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: expected a sequence of one tracestate per row, got {type(value).__name__}")
+    states = list(value)
+    if len(states) != n:
+        raise ValueError(f"{name}: expected {n} values (one per row), got {len(states)}")
+    for i, s in enumerate(states):
+        if isinstance(s, bytes):
+            states[i] = s.decode("latin-1")
+        elif s is not None and not isinstance(s, str):
+            raise TypeError(f"{name}[{i}]: expected str, bytes or None, got {type(s).__name__}")
+    return states if any(states) else None
+
+
+class LinkSet(Sequence[Link]):
+    """Candidate links as columns: `trace_ids` (N, 16) uint8, `span_ids` (N, 8) uint8,
+    `trace_flags` (N,) uint8, `is_remote` (N,) bool, optional raw `trace_states` and attributes.
+
+    Indexing and iteration build real `opentelemetry.trace.Link` objects, only for the rows
+    asked for, so a LinkSet goes straight into ``tracer.start_span(links=...)``.
+    `compact()` validates, deduplicates, prefers sampled rows and caps; `stats` says what it did.
+    """
+
+    __slots__ = (
+        "trace_ids",
+        "span_ids",
+        "trace_flags",
+        "is_remote",
+        "trace_states",
+        "stats",
+        "_shared",
+        "_columns",
+        "_attribute_limit",
+    )
+
+    def __init__(
+        self,
+        trace_ids: np.ndarray,
+        span_ids: np.ndarray,
+        trace_flags: np.ndarray,
+        is_remote: np.ndarray,
+        trace_states: list[str | None] | None = None,
+        shared: dict[str, Any] | None = None,
+        columns: dict[str, Any] | None = None,
+        stats: CompactionStats | None = None,
+        attribute_limit: int | None = None,
+    ) -> None:
+        """Wrap ready columns as they are; use the `from_*` constructors, which check their input."""
+        self.trace_ids = trace_ids
+        self.span_ids = span_ids
+        self.trace_flags = trace_flags
+        self.is_remote = is_remote
+        self.trace_states = trace_states
+        self.stats = stats
+        self._shared = shared or {}
+        self._columns = columns or {}
+        self._attribute_limit = attribute_limit
+        for column in (trace_ids, span_ids, trace_flags, is_remote):
+            column.flags.writeable = False
+
+    # ------------------------------------------------------------ constructors
+
+    @classmethod
+    def _with_attributes(
+        cls,
+        trace_ids: np.ndarray,
+        span_ids: np.ndarray,
+        trace_flags: np.ndarray,
+        is_remote: np.ndarray,
+        trace_states: list[str | None] | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> LinkSet:
+        shared, columns = _attributes.split(attributes, len(trace_ids))
+        return cls(trace_ids, span_ids, trace_flags, is_remote, trace_states, shared, columns)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        trace_ids: Any,
+        span_ids: Any,
+        trace_flags: Any = None,
+        is_remote: Any = None,
+        trace_states: Sequence[str | bytes | None] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> LinkSet:
+        """Links from ID arrays: (N, 16) uint8 or (N, 2) uint64 trace IDs, (N, 8) uint8 or (N,) uint64
+        span IDs; flags default to 0 and `is_remote` to False, as in `SpanContext`."""
+        tids = _ids("trace_ids", trace_ids, None, 16)
+        n = len(tids)
+        sids = _ids("span_ids", span_ids, n, 8)
+        flags = _row_column("trace_flags", trace_flags, n, np.uint8, 255)
+        remote = _row_column("is_remote", is_remote, n, np.bool_, 1)
+        return cls._with_attributes(tids, sids, flags, remote, _states("trace_states", trace_states, n), attributes)
+
+    @classmethod
+    def from_span_contexts(
+        cls, contexts: Iterable[SpanContext], attributes: Mapping[str, Any] | None = None
+    ) -> LinkSet:
+        """Links to the given SpanContexts (invalid ones are kept as rows, for compact() to count)."""
+        contexts = contexts if isinstance(contexts, (list, tuple)) else list(contexts)
+        n = len(contexts)
+        tids, sids = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8)
+        flags, remote = np.empty(n, np.uint8), np.empty(n, np.bool_)
+        states = _kernels.core.ids_from_contexts(contexts, tids, sids, flags, remote.view(np.uint8))
+        return cls._with_attributes(tids, sids, flags, remote, states, attributes)
+
+    @classmethod
+    def from_links(cls, links: Iterable[Link]) -> LinkSet:
+        """Links given as OpenTelemetry Link objects; their attributes become per-row columns."""
+        links = links if isinstance(links, (list, tuple)) else list(links)
+        for i, link in enumerate(links):
+            if not isinstance(link, Link):
+                raise TypeError(f"links[{i}]: expected an opentelemetry.trace.Link, got {type(link).__name__}")
+        columns: dict[str, list[Any]] = {}
+        n = len(links)
+        for i, link in enumerate(links):
+            for key, value in (link.attributes or {}).items():
+                columns.setdefault(key, [None] * n)[i] = value
+        return cls.from_span_contexts([link.context for link in links], columns or None)
+
+    @classmethod
+    def from_traceparents(
+        cls,
+        traceparents: Sequence[str | bytes | None],
+        tracestates: Sequence[str | bytes | None] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> LinkSet:
+        """Links parsed from W3C `traceparent` values (and optional parallel `tracestate` values).
+
+        A malformed value makes its row invalid (counted by `compact()`), never an exception."""
+        if isinstance(traceparents, (str, bytes)):
+            raise TypeError("traceparents: expected a sequence of values, got a single str/bytes")
+        values = traceparents if isinstance(traceparents, (list, tuple)) else list(traceparents)
+        n = len(values)
+        tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
+        _kernels.core.parse_traceparents(values, tids, sids, flags)
+        states = None
+        if tracestates is not None:
+            if isinstance(tracestates, (str, bytes)):
+                raise TypeError("tracestates: expected a sequence of values, got a single str/bytes")
+            raw = list(tracestates)
+            if len(raw) != n:
+                raise ValueError(f"tracestates: expected {n} values (one per traceparent), got {len(raw)}")
+            valid = tids.any(axis=1)
+            states = [None] * n
+            for i in np.flatnonzero(valid).tolist():
+                s = raw[i]
+                if isinstance(s, (str, bytes)):
+                    states[i] = s if isinstance(s, str) else s.decode("latin-1")
+                elif s is not None:  # a header value that is neither str nor bytes: the row is invalid
+                    tids[i] = 0
+                    sids[i] = 0
+                    flags[i] = 0
+            states = states if any(states) else None
+        return cls._with_attributes(tids, sids, flags, np.ones(n, np.bool_), states, attributes)
+
+    @classmethod
+    def from_carriers(
+        cls, carriers: Sequence[Mapping[Any, Any] | Sequence[tuple[Any, Any]] | None], attributes: Mapping[str, Any] | None = None
+    ) -> LinkSet:
+        """Links parsed from message header carriers: mappings or Kafka-style (key, value) lists.
+
+        Keys match `traceparent`/`tracestate` case-insensitively; a row with a missing, repeated
+        or malformed traceparent is invalid (counted by `compact()`); a carrier of the wrong type
+        raises TypeError naming its index."""
+        carriers = carriers if isinstance(carriers, (list, tuple)) else list(carriers)
+        n = len(carriers)
+        tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
+        states = _kernels.core.parse_carriers(carriers, tids, sids, flags)
+        return cls._with_attributes(tids, sids, flags, np.ones(n, np.bool_), states, attributes)
+
+    @classmethod
+    def concat(cls, sets: Iterable[LinkSet]) -> LinkSet:
+        """Join link sets in order; the drop counts of compacted parts are carried, never lost."""
+        sets = list(sets)
+        for i, s in enumerate(sets):
+            if not isinstance(s, LinkSet):
+                raise TypeError(f"sets[{i}]: expected a LinkSet, got {type(s).__name__}")
+        if not sets:
+            return cls.from_arrays(np.empty((0, 16), np.uint8), np.empty((0, 8), np.uint8))
+        states = None
+        if any(s.trace_states is not None for s in sets):
+            states = [st for s in sets for st in (s.trace_states or [None] * len(s))]
+        shared, columns = _attributes.concat([(s._shared, s._columns, len(s)) for s in sets])
+        stats = None
+        if any(s.stats is not None for s in sets):
+            parts = [s.stats or CompactionStats(len(s), 0, 0, 0, len(s)) for s in sets]
+            stats = CompactionStats(*(sum(column) for column in zip(*parts)))
+        limits = [s._attribute_limit for s in sets if s._attribute_limit is not None]
+        return cls(
+            np.concatenate([s.trace_ids for s in sets]),
+            np.concatenate([s.span_ids for s in sets]),
+            np.concatenate([s.trace_flags for s in sets]),
+            np.concatenate([s.is_remote for s in sets]),
+            states,
+            shared,
+            columns,
+            stats,
+            min(limits) if limits else None,
+        )
+
+    # ------------------------------------------------------------ compaction
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Rows whose trace ID and span ID are both non-zero."""
+        return self.trace_ids.any(axis=1) & self.span_ids.any(axis=1)
+
+    @property
+    def sampled(self) -> np.ndarray:
+        """Valid rows whose sampled flag (0x01) is set."""
+        return self.valid & ((self.trace_flags & 1) != 0)
+
+    def compact(self, policy: LinkPolicy | None = None) -> LinkSet:
+        """Validate, deduplicate, prefer sampled rows and cap, as `policy` says (default `LinkPolicy()`).
+
+        Returns a new LinkSet of the kept rows, in input order, with cumulative `stats`."""
+        policy = policy if policy is not None else LinkPolicy()
+        kept, invalid, duplicates, over = self._select(policy)
+        before = self.stats or CompactionStats(len(self), 0, 0, 0, len(self))
+        stats = CompactionStats(
+            before.input, before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over, len(kept)
+        )
+        return self._take(kept, stats, policy.attribute_limit)
+
+    def _select(self, policy: LinkPolicy, keep_invalid: np.ndarray | None = None) -> tuple[np.ndarray, int, int, int]:
+        """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""
+        if keep_invalid is None and policy.keep_invalid_with_attributes:
+            keep_invalid = self._carries_data()
+        return _kernels.core.compact(
+            self.trace_ids,
+            self.span_ids,
+            self.trace_flags,
+            keep_invalid,
+            policy.link_limit,
+            policy.dedupe,
+            policy.strategy,
+            policy.prefer_sampled,
+            policy.seed if policy.seed is not None else secrets.randbits(64),
+        )
+
+    def _carries_data(self) -> np.ndarray:
+        """Invalid rows the OpenTelemetry spec still allows as links: with attributes or a trace state."""
+        mask = _attributes.has_values(self._shared, self._columns, len(self))
+        if self.trace_states is not None:
+            for i, raw in enumerate(self.trace_states):
+                if raw and not mask[i] and parse_tracestate(raw):
+                    mask[i] = True
+        return mask
+
+    def _take(self, rows: np.ndarray, stats: CompactionStats | None, attribute_limit: int | None) -> LinkSet:
+        picked = rows.tolist()
+        states = None
+        if self.trace_states is not None:
+            states = [self.trace_states[r] for r in picked]
+            states = states if any(states) else None
+        return LinkSet(
+            self.trace_ids[rows],
+            self.span_ids[rows],
+            self.trace_flags[rows],
+            self.is_remote[rows],
+            states,
+            self._shared,
+            _attributes.take(self._columns, rows),
+            stats,
+            attribute_limit,
+        )
+
+    # ------------------------------------------------------------ Sequence of Link
+
+    def _links(self, rows: np.ndarray) -> list[Link]:
+        states = None
+        if self.trace_states is not None:
+            states = [None if (raw := self.trace_states[r]) is None else parse_tracestate(raw) for r in rows.tolist()]
+        attrs, dropped = _attributes.per_row(self._shared, self._columns, rows, self._attribute_limit)
+        return _kernels.core.make_links(
+            self.trace_ids,
+            self.span_ids,
+            self.trace_flags,
+            self.is_remote,
+            rows,
+            states,
+            attrs,
+            dropped,
+            LinkSetLink,
+            self.stats,
+        )
+
+    def __len__(self) -> int:
+        return len(self.trace_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Link: ...
+    @overload
+    def __getitem__(self, index: slice) -> LinkSet: ...
+    def __getitem__(self, index: int | slice) -> Link | LinkSet:
+        """A Link for an int index; a LinkSet of those rows (not compacted) for a slice."""
+        n = len(self)
+        if isinstance(index, slice):
+            return self._take(np.arange(n, dtype=np.int64)[index], None, self._attribute_limit)
+        i = index.__index__()
+        if not -n <= i < n:
+            raise IndexError(f"LinkSet index {index} out of range for {n} links")
+        return self._links(np.array([i % n], dtype=np.int64))[0]
+
+    def __iter__(self) -> Iterator[Link]:
+        n = len(self)
+        for start in range(0, n, _CHUNK):
+            yield from self._links(np.arange(start, min(start + _CHUNK, n), dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"LinkSet(len={len(self)}, stats={self.stats})"
+
+    # ------------------------------------------------------------ export
+
+    def to_traceparents(self) -> list[str]:
+        """Each row as a version-00 W3C traceparent string."""
+        return _kernels.core.format_traceparents(self.trace_ids, self.span_ids, self.trace_flags)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the columns, not Link objects, so a batch travels cheaply between processes."""
+        return (
+            LinkSet,
+            (
+                self.trace_ids,
+                self.span_ids,
+                self.trace_flags,
+                self.is_remote,
+                self.trace_states,
+                self._shared,
+                self._columns,
+                self.stats,
+                self._attribute_limit,
+            ),
+        )
