@@ -14,7 +14,6 @@ _ARRAY_KINDS = "biufU"  # bool, int, uint, float, unicode: what becomes OTel att
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-
 def _scalar(key: str, value: object) -> object:
     """A value shared by every row, checked against the SDK's attribute rules."""
     if isinstance(value, bytes):
@@ -100,8 +99,10 @@ def per_row(
         kept = dict(list(shared.items())[:limit]) if limit is not None else shared
         dropped = len(shared) - len(kept)
         return MappingProxyType(dict(kept)), ([dropped] * k if dropped else None)
-    values = {key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
-              for key, c in columns.items()}
+    values = {
+        key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
+        for key, c in columns.items()
+    }
     out: list[Mapping[str, Any] | None] = []
     dropped_counts: list[int] = []
     for j in range(k):
@@ -146,7 +147,7 @@ def concat(parts: Sequence[tuple[dict[str, Any], dict[str, Any], int]]) -> tuple
             out_shared[key] = first
             continue
         merged: list[Any] = []
-        for (shared, columns, n), v in zip(parts, values):
+        for (_, columns, n), v in zip(parts, values, strict=True):
             if key in columns:
                 c = columns[key]
                 merged.extend(c.tolist() if isinstance(c, np.ndarray) else c)

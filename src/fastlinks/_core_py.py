@@ -157,7 +157,9 @@ def parse_carriers(carriers, trace_ids, span_ids, trace_flags):
                 )
             for pair in pairs:
                 if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}")
+                    raise TypeError(
+                        f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}"
+                    )
                 key, value = pair
                 if value is None:
                     continue
@@ -205,8 +207,9 @@ def ids_from_contexts(contexts, trace_ids, span_ids, trace_flags, is_remote):
     return states
 
 
-def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, attributes,
-               dropped_attributes, link_type, stats):
+def make_links(
+    trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, attributes, dropped_attributes, link_type, stats
+):
     n = len(trace_ids)
     per_row = isinstance(attributes, list)
     out = []
@@ -232,5 +235,5 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, 
 def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
     return [
         f"00-{t.tobytes().hex()}-{s.tobytes().hex()}-{int(f):02x}"
-        for t, s, f in zip(trace_ids, span_ids, trace_flags)
+        for t, s, f in zip(trace_ids, span_ids, trace_flags, strict=True)
     ]

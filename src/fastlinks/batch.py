@@ -62,6 +62,9 @@ def start_as_current_batch_span(
         **kwargs,
     )
     with trace.use_span(
-        span, end_on_exit=end_on_exit, record_exception=record_exception, set_status_on_exception=set_status_on_exception
+        span,
+        end_on_exit=end_on_exit,
+        record_exception=record_exception,
+        set_status_on_exception=set_status_on_exception,
     ) as current:
         yield current

@@ -69,7 +69,9 @@ class LinkBuffer:
     def add_traceparent(self, value: str | bytes | None, tracestate: str | None = None, **row_attributes: Any) -> None:
         """Append the link a W3C traceparent value names; a malformed one becomes an invalid row."""
         i = self._next_row()
-        _kernels.core.parse_traceparents([value], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1])
+        _kernels.core.parse_traceparents(
+            [value], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1]
+        )
         self._remote[i] = True
         ok = self._trace_ids[i].any()
         self._commit(tracestate if ok and isinstance(tracestate, str) and tracestate else None, row_attributes)

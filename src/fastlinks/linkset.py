@@ -89,15 +89,15 @@ class LinkSet(Sequence[Link]):
     """
 
     __slots__ = (
-        "trace_ids",
-        "span_ids",
-        "trace_flags",
-        "is_remote",
-        "trace_states",
-        "stats",
-        "_shared",
-        "_columns",
         "_attribute_limit",
+        "_columns",
+        "_shared",
+        "is_remote",
+        "span_ids",
+        "stats",
+        "trace_flags",
+        "trace_ids",
+        "trace_states",
     )
 
     def __init__(
@@ -223,7 +223,9 @@ class LinkSet(Sequence[Link]):
 
     @classmethod
     def from_carriers(
-        cls, carriers: Sequence[Mapping[Any, Any] | Sequence[tuple[Any, Any]] | None], attributes: Mapping[str, Any] | None = None
+        cls,
+        carriers: Sequence[Mapping[Any, Any] | Sequence[tuple[Any, Any]] | None],
+        attributes: Mapping[str, Any] | None = None,
     ) -> LinkSet:
         """Links parsed from message header carriers: mappings or Kafka-style (key, value) lists.
 
@@ -252,7 +254,7 @@ class LinkSet(Sequence[Link]):
         stats = None
         if any(s.stats is not None for s in sets):
             parts = [s.stats or CompactionStats(len(s), 0, 0, 0, len(s)) for s in sets]
-            stats = CompactionStats(*(sum(column) for column in zip(*parts)))
+            stats = CompactionStats(*(sum(column) for column in zip(*parts, strict=True)))
         limits = [s._attribute_limit for s in sets if s._attribute_limit is not None]
         return cls(
             np.concatenate([s.trace_ids for s in sets]),

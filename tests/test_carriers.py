@@ -1,0 +1,139 @@
+"""from_carriers over the header shapes messaging clients hand out, and LinkBuffer."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+from fastlinks import LinkBuffer, LinkPolicy, LinkSet
+
+TID = "0af7651916cd43dd8448eb211c80319c"
+SID = "b7ad6b7169203331"
+VALID = f"00-{TID}-{SID}-01"
+OTHER = f"00-{'1' * 32}-{'2' * 16}-00"
+
+
+def test_header_shapes(impl):
+    carriers = [
+        {"traceparent": VALID},  # dict
+        MappingProxyType({"TraceParent": VALID}),  # any Mapping, any case
+        OrderedDict(traceparent=VALID),
+        [("traceparent", VALID.encode()), ("other", b"x")],  # confluent_kafka: list of (str, bytes)
+        ((b"TRACEPARENT", VALID.encode()),),  # aiokafka: tuple of pairs, bytes keys
+        [["traceparent", VALID]],  # pairs as lists
+        None,  # no headers at all
+        {},  # empty headers
+        {"traceparent": None},  # None value counts as absent
+    ]
+    ls = LinkSet.from_carriers(carriers)
+    assert ls.valid.tolist() == [True] * 6 + [False] * 3
+    assert ls.is_remote.all() and ls.trace_flags[:6].tolist() == [1] * 6
+    assert ls[3].context.trace_id == int(TID, 16)
+
+
+def test_two_traceparents_make_the_row_invalid(impl):
+    ls = LinkSet.from_carriers(
+        [
+            {"traceparent": VALID, "TraceParent": VALID},
+            [("traceparent", VALID), ("traceparent", OTHER)],
+            [("traceparent", VALID), ("traceparent", None)],
+        ]
+    )
+    assert ls.valid.tolist() == [False, False, True]
+
+
+def test_value_types(impl):
+    ls = LinkSet.from_carriers(
+        [
+            {"traceparent": 42},
+            {"traceparent": [VALID]},
+            {"traceparent": VALID, "tracestate": 7},
+            {"traceparent": bytearray(VALID.encode())},
+        ]
+    )
+    assert ls.valid.tolist() == [False, False, False, False]
+
+
+def test_repeated_tracestate_headers_combine(impl):
+    ls = LinkSet.from_carriers(
+        [
+            [("traceparent", VALID), ("tracestate", "a=1"), ("TraceState", b"b=2")],
+            {"traceparent": VALID, "tracestate": ""},
+        ]
+    )
+    assert ls.trace_states[0] == "a=1,b=2"
+    assert list(ls[0].context.trace_state.items()) == [("a", "1"), ("b", "2")]
+    assert len(ls[1].context.trace_state) == 0
+
+
+def test_non_ascii_and_non_utf8_header_names_and_values(impl):
+    ls = LinkSet.from_carriers(
+        [
+            {"traceparenté": VALID},
+            {"tracepar\u0130nt": VALID},
+            {b"\xfftraceparent": VALID},
+            {"traceparent": VALID.encode() + b"\xff"},
+            {"traceparent": "cc" + VALID[2:] + "-\xff\u20ac", "tracestate": b"a=\xff"},
+        ]
+    )
+    assert ls.valid.tolist() == [False, False, False, False, True]
+    assert len(ls[4].context.trace_state) == 0
+
+
+@pytest.mark.parametrize("bad", [42, "traceparent", b"raw", object()])
+def test_carrier_of_the_wrong_type_raises_naming_its_index(impl, bad):
+    with pytest.raises(TypeError, match=r"carriers\[1\]"):
+        LinkSet.from_carriers([{"traceparent": VALID}, bad])
+
+
+@pytest.mark.parametrize("item", [("traceparent",), "traceparent", ("a", "b", "c"), 3])
+def test_header_item_that_is_not_a_pair_raises_naming_the_carrier(impl, item):
+    with pytest.raises(TypeError, match=r"carriers\[2\].*pairs"):
+        LinkSet.from_carriers([None, {}, [("x", "y"), item]])
+
+
+def test_generators_and_attributes(impl):
+    ls = LinkSet.from_carriers(
+        ({"traceparent": VALID} for _ in range(3)), attributes={"messaging.message.id": ["a", "b", "c"]}
+    )
+    assert [lk.attributes["messaging.message.id"] for lk in ls] == ["a", "b", "c"]
+
+
+def test_link_buffer_collects_and_hands_over(impl):
+    buf = LinkBuffer(capacity=1)
+    buf.add_carrier({"traceparent": VALID, "tracestate": "a=1"}, **{"messaging.message.id": "m1"})
+    buf.add_carrier([("traceparent", b"garbage")])
+    buf.add_traceparent(OTHER, tracestate="k=v", partition=3)
+    buf.add_context(SpanContext(5, 6, False, TraceFlags(1), TraceState([("s", "t")])))
+    buf.add_carrier({"traceparent": VALID}, **{"messaging.message.id": "dup"})
+    assert len(buf) == 5
+    ls = buf.to_linkset(attributes={"link.type": "batch_item"})
+    assert ls.valid.tolist() == [True, False, True, True, True]
+    assert ls.is_remote.tolist() == [True, True, True, False, True]
+    assert ls.trace_states == ["a=1", None, "k=v", "s=t", None]
+    links = list(ls)
+    assert dict(links[0].attributes) == {"messaging.message.id": "m1", "link.type": "batch_item"}
+    assert dict(links[2].attributes) == {"partition": 3, "link.type": "batch_item"}
+    compacted = buf.compact(LinkPolicy(max_links=10))
+    assert compacted.stats.input == 5 and compacted.stats.invalid == 1 and compacted.stats.duplicates == 1
+    buf.clear()
+    assert len(buf) == 0 and len(buf.to_linkset()) == 0
+    with pytest.raises(TypeError, match=r"headers"):
+        buf.add_carrier(42)
+    with pytest.raises(TypeError, match=r"span_context"):
+        buf.add_context("nope")
+    assert len(buf) == 0, "a rejected message adds no row"
+
+
+def test_link_buffer_grows_amortized(impl):
+    buf = LinkBuffer(capacity=2)
+    for i in range(1000):
+        buf.add_traceparent(f"00-{i + 1:032x}-{i + 1:016x}-01")
+    ls = buf.to_linkset()
+    assert len(ls) == 1000 and ls.valid.all()
+    assert int.from_bytes(ls.trace_ids[999].tobytes(), "big") == 1000
+    assert np.array_equal(ls.trace_flags, np.ones(1000, np.uint8))
