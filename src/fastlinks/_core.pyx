@@ -7,7 +7,7 @@ safe to call from many threads, including on free-threaded CPython.
 """
 cimport cython
 from libc.stdint cimport int8_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
@@ -15,7 +15,8 @@ cimport numpy as cnp
 from collections.abc import Mapping
 
 import numpy as np
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 cnp.import_array()
@@ -23,6 +24,7 @@ cnp.import_array()
 cdef object _tuple_new = tuple.__new__
 cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
 cdef const char* _HEX = b"0123456789abcdef"
+cdef object _TRACE_ID_LIMIT = 2**128
 cdef dict _STRATEGIES = {"first": 0, "last": 1, "random": 2, "consistent": 3}
 
 cdef enum:
@@ -558,3 +560,200 @@ def format_traceparents(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] s
         buf[54] = _HEX[trace_flags[i] & 15]
         out[i] = buf[:TP_LEN].decode("ascii")
     return out
+
+
+# ---------------------------------------------------------------- OTLP: Span.links wire bytes
+
+cdef struct _Buf:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int _grow(_Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap if b.cap else 256
+    cdef char* data
+    if b.size + extra <= b.cap:
+        return 0
+    while cap < b.size + extra:
+        cap *= 2
+    data = <char*>realloc(b.data, cap)
+    if data == NULL:
+        raise MemoryError()
+    b.data = data
+    b.cap = cap
+    return 0
+
+
+cdef inline int _put(_Buf* b, const char* src, Py_ssize_t n) except -1:
+    _grow(b, n)
+    memcpy(b.data + b.size, src, n)
+    b.size += n
+    return 0
+
+
+cdef inline int _varint_len(uint64_t v) noexcept nogil:
+    cdef int n = 1
+    while v >= 0x80:
+        v >>= 7
+        n += 1
+    return n
+
+
+cdef inline int _varint(_Buf* b, uint64_t v) except -1:
+    _grow(b, 10)
+    while v >= 0x80:
+        b.data[b.size] = <char>((v & 0x7F) | 0x80)
+        b.size += 1
+        v >>= 7
+    b.data[b.size] = <char>v
+    b.size += 1
+    return 0
+
+
+cdef inline int _fixed(_Buf* b, uint64_t v, int width) except -1:
+    cdef int j
+    _grow(b, width)
+    for j in range(width):
+        b.data[b.size + j] = <char>((v >> (8 * j)) & 0xFF)
+    b.size += width
+    return 0
+
+
+cdef inline int _field(_Buf* b, int number, const char* data, Py_ssize_t n) except -1:
+    """A length-delimited field: tag, length, bytes."""
+    _varint(b, (number << 3) | 2)
+    _varint(b, n)
+    _put(b, data, n)
+    return 0
+
+
+cdef int _key_value(_Buf* b, object key, object value, encode_attribute) except -1:
+    """Span.Link.attributes (field 4): one KeyValue. str/bool/int/float are written here; any
+    other value, or an int beyond int64, goes to `encode_attribute`, the stock encoder."""
+    cdef Py_ssize_t klen, vlen = 0, any_len, kv_len
+    cdef const char* kdata
+    cdef const char* vdata = NULL
+    cdef uint64_t bits = 0
+    cdef double d
+    cdef type t = type(value)
+    cdef int kind = 0
+    if type(key) is str:
+        try:
+            kdata = PyUnicode_AsUTF8AndSize(key, &klen)
+            if t is str:
+                vdata = PyUnicode_AsUTF8AndSize(value, &vlen)
+                kind = 1
+                any_len = 1 + _varint_len(vlen) + vlen
+            elif t is bool:
+                kind = 2
+                bits = 1 if value else 0
+                any_len = 2
+            elif t is int and -(2**63) <= value < 2**63:
+                kind = 3
+                bits = <uint64_t>(<int64_t>value)
+                any_len = 1 + _varint_len(bits)
+            elif t is float:
+                kind = 4
+                d = value
+                memcpy(&bits, &d, 8)
+                any_len = 9
+        except UnicodeEncodeError:  # lone surrogates: let the stock encoder decide
+            kind = 0
+    if kind == 0:
+        raw = encode_attribute(key, value)
+        if raw:
+            _field(b, 4, <const char*><bytes>raw, len(<bytes>raw))
+        return 0
+    kv_len = (1 + _varint_len(klen) + klen if klen else 0) + 1 + _varint_len(any_len) + any_len
+    _varint(b, (4 << 3) | 2)
+    _varint(b, kv_len)
+    if klen:
+        _field(b, 1, kdata, klen)
+    _varint(b, (2 << 3) | 2)
+    _varint(b, any_len)
+    if kind == 1:
+        _field(b, 1, vdata, vlen)
+    elif kind == 4:
+        _varint(b, (4 << 3) | 1)
+        _fixed(b, bits, 8)
+    else:
+        _varint(b, (kind << 3) | 0)
+        _varint(b, bits)
+    return 0
+
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
+    unsigned long long PyLong_AsUnsignedLongLongMask(object) except? -1
+    unsigned long long PyLong_AsUnsignedLongLong(object) except? -1
+    ctypedef struct PyTypeObject
+    bint PyObject_TypeCheck(object, PyTypeObject*)
+
+
+cdef int _id_field(_Buf* b, int number, uint64_t hi, uint64_t lo, int width) except -1:
+    """A trace ID (16 bytes: hi, lo) or span ID (8 bytes: lo) as a big-endian bytes field."""
+    cdef int j
+    _varint(b, (number << 3) | 2)
+    _varint(b, width)
+    _grow(b, width)
+    if width == 16:
+        for j in range(8):
+            b.data[b.size + j] = <char>((hi >> (56 - 8 * j)) & 0xFF)
+        b.size += 8
+    for j in range(8):
+        b.data[b.size + j] = <char>((lo >> (56 - 8 * j)) & 0xFF)
+    b.size += 8
+    return 0
+
+
+def encode_links(links, encode_attribute):
+    """The wire bytes of a Span's repeated `links` field (13), with the link's W3C flags and
+    trace state; merge them into a Span message with `MergeFromString`."""
+    cdef _Buf out
+    cdef _Buf link
+    cdef bytes raw
+    cdef uint32_t flags
+    cdef Py_ssize_t dropped
+    cdef bint is_link
+    out.data = NULL
+    out.size = out.cap = 0
+    link.data = NULL
+    link.size = link.cap = 0
+    try:
+        for item in links:
+            link.size = 0
+            is_link = PyObject_TypeCheck(item, <PyTypeObject*>Link)  # C-level check: Link is an ABC, isinstance is slow
+            ctx = item._context if is_link else item.context
+            tid = (<tuple>ctx)[0]
+            if not 0 <= tid < _TRACE_ID_LIMIT:
+                raise OverflowError(f"trace_id {tid!r} does not fit 16 bytes")
+            _id_field(&link, 1, PyLong_AsUnsignedLongLongMask(tid >> 64), PyLong_AsUnsignedLongLongMask(tid), 16)
+            _id_field(&link, 2, 0, PyLong_AsUnsignedLongLong((<tuple>ctx)[1]), 8)
+            state = (<tuple>ctx)[4]
+            if state:
+                raw = ",".join([f"{k}={v}" for k, v in state.items()]).encode()
+                _field(&link, 3, raw, len(raw))
+            attributes = item._attributes if is_link else item.attributes
+            if type(attributes) is BoundedAttributes:  # what the SDK stores: read its dict directly
+                for key, value in (<dict>attributes._dict).items():
+                    _key_value(&link, key, value, encode_attribute)
+                dropped = attributes.dropped if type(item) is Link else item.dropped_attributes
+            else:
+                if attributes:
+                    for key, value in attributes.items():
+                        _key_value(&link, key, value, encode_attribute)
+                dropped = item.dropped_attributes
+            if dropped:
+                _varint(&link, (5 << 3) | 0)
+                _varint(&link, dropped)
+            flags = (<uint32_t>PyLong_AsUnsignedLongLongMask((<tuple>ctx)[3]) & 0xFF) | 0x100
+            if (<tuple>ctx)[2]:
+                flags |= 0x200
+            _varint(&link, (6 << 3) | 5)
+            _fixed(&link, flags, 4)
+            _field(&out, 13, link.data, link.size)
+        return out.data[:out.size] if out.size else b""
+    finally:
+        free(out.data)
+        free(link.data)

@@ -7,6 +7,7 @@ and as the reference the compiled kernels are tested against.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Mapping
 
 import numpy as np
@@ -237,3 +238,55 @@ def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
         f"00-{t.tobytes().hex()}-{s.tobytes().hex()}-{int(f):02x}"
         for t, s, f in zip(trace_ids, span_ids, trace_flags, strict=True)
     ]
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _field(number: int, data: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(data)) + data
+
+
+def _key_value(key: object, value: object, encode_attribute) -> bytes:
+    """One KeyValue for Span.Link.attributes: str/bool/int/float here, anything else by the stock encoder."""
+    any_value = None
+    if type(key) is str:
+        try:
+            if type(value) is str:
+                any_value = _field(1, value.encode())
+            elif type(value) is bool:
+                any_value = bytes([2 << 3, 1 if value else 0])
+            elif type(value) is int and -(2**63) <= value < 2**63:
+                any_value = bytes([3 << 3]) + _varint(value & 0xFFFFFFFFFFFFFFFF)
+            elif type(value) is float:
+                any_value = bytes([(4 << 3) | 1]) + struct.pack("<d", value)
+            key_bytes = key.encode()
+        except UnicodeEncodeError:
+            any_value = None
+    if any_value is None:
+        raw = encode_attribute(key, value)
+        return _field(4, raw) if raw else b""
+    return _field(4, (_field(1, key_bytes) if key_bytes else b"") + _field(2, any_value))
+
+
+def encode_links(links, encode_attribute) -> bytes:
+    out = []
+    for link in links:
+        ctx = link.context
+        body = [_field(1, ctx.trace_id.to_bytes(16, "big")), _field(2, ctx.span_id.to_bytes(8, "big"))]
+        if ctx.trace_state:
+            body.append(_field(3, ",".join(f"{k}={v}" for k, v in ctx.trace_state.items()).encode()))
+        for key, value in (link.attributes or {}).items():
+            body.append(_key_value(key, value, encode_attribute))
+        if link.dropped_attributes:
+            body.append(bytes([5 << 3]) + _varint(link.dropped_attributes))
+        flags = (int(ctx.trace_flags) & 0xFF) | 0x100 | (0x200 if ctx.is_remote else 0)
+        body.append(bytes([(6 << 3) | 5]) + struct.pack("<I", flags))
+        out.append(_field(13, b"".join(body)))
+    return b"".join(out)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, SpanContext
 
 from . import _attributes, _kernels
@@ -25,7 +26,8 @@ class LinkSetLink(Link):
     @property
     def dropped_attributes(self) -> int:
         """Attributes dropped by the SDK's limit plus those over the policy's per-link cap."""
-        return super().dropped_attributes + self._dropped_attributes
+        attributes = self._attributes
+        return (attributes.dropped if isinstance(attributes, BoundedAttributes) else 0) + self._dropped_attributes
 
 
 def _ids(name: str, value: Any, n: int | None, width: int) -> np.ndarray:
