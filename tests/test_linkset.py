@@ -159,6 +159,7 @@ def test_sequence_protocol(impl):
     part = ls[1:4]
     assert isinstance(part, LinkSet) and len(part) == 3
     assert part[0].context == ls[1].context
+    assert [lk.context for lk in ls[::-2]] == [ls[4].context, ls[2].context, ls[0].context]
     assert bool(LinkSet.from_arrays(tids[:0], sids[:0])) is False
 
 

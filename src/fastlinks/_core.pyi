@@ -25,6 +25,11 @@ def compact(
 ) -> tuple[npt.NDArray[np.int64], int, int, int]:
     """Kept rows in input order, then the invalid, duplicate and over-the-cap counts."""
 
+def take(
+    trace_ids: U8, span_ids: U8, trace_flags: U8, is_remote: npt.NDArray[np.bool_], rows: npt.NDArray[np.int64]
+) -> tuple[U8, U8, U8, npt.NDArray[np.bool_]]:
+    """The four link columns restricted to `rows`."""
+
 def parse_traceparents(values: Sequence[object], trace_ids: U8, span_ids: U8, trace_flags: U8) -> None:
     """Parse W3C traceparent values into the given columns; a bad value zeroes its row."""
 

@@ -6,7 +6,7 @@ The kernels keep no module-level mutable state (only constant lookup tables), so
 safe to call from many threads, including on free-threaded CPython.
 """
 cimport cython
-from libc.stdint cimport int8_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
@@ -133,16 +133,16 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
     cdef Py_ssize_t i, valid = 0, cap = 16, duplicates = 0
     cdef uint64_t mask, slot
     cdef int64_t other
-    cdef int64_t* table
+    cdef int32_t* table
     for i in range(n):
         valid += cls[i] == 1
     while cap < 2 * valid:
         cap <<= 1
-    table = <int64_t*>malloc(cap * sizeof(int64_t))
+    table = <int32_t*>malloc(cap * sizeof(int32_t))
     if table == NULL:
         with gil:
             raise MemoryError()
-    memset(table, 0xFF, cap * sizeof(int64_t))
+    memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
     for i in range(n):
         if cls[i] != 1:
@@ -151,7 +151,7 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
         while True:
             other = table[slot]
             if other < 0:
-                table[slot] = i
+                table[slot] = <int32_t>i
                 break
             if (hashes[other] == hashes[i]
                     and memcmp(&tid[other, 0], &tid[i, 0], 16) == 0
@@ -181,6 +181,8 @@ def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
         raise ValueError("compact needs (N, 16) trace IDs and (N, 8) span IDs")
     if max_links < 0:
         raise ValueError("compact: max_links must be >= 0")
+    if n > 0x7FFFFFFF:
+        raise ValueError("compact: at most 2**31 - 1 rows at once")
 
     cls_arr = np.empty(n, dtype=np.uint8)          # 0 dropped, 1 valid, 2 invalid but kept
     hash_arr = np.empty(n, dtype=np.uint64)
@@ -271,6 +273,38 @@ cdef cnp.ndarray _marked_rows(const uint8_t[::1] cls, Py_ssize_t count):
     return out
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def take(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids, const uint8_t[::1] trace_flags,
+         is_remote, const int64_t[::1] rows):
+    """The four link columns restricted to `rows` (in bounds), gathered in one pass."""
+    cdef const uint8_t[::1] remote = np.ascontiguousarray(is_remote, dtype=np.bool_).view(np.uint8)
+    cdef Py_ssize_t j, r, k = rows.shape[0], n = trace_ids.shape[0]
+    cdef cnp.npy_intp dims[2]
+    dims[0] = k
+    dims[1] = 16
+    cdef cnp.ndarray t_arr = cnp.PyArray_EMPTY(2, dims, cnp.NPY_UINT8, 0)
+    dims[1] = 8
+    cdef cnp.ndarray s_arr = cnp.PyArray_EMPTY(2, dims, cnp.NPY_UINT8, 0)
+    cdef cnp.ndarray f_arr = cnp.PyArray_EMPTY(1, dims, cnp.NPY_UINT8, 0)
+    cdef cnp.ndarray r_arr = cnp.PyArray_EMPTY(1, dims, cnp.NPY_BOOL, 0)
+    cdef uint8_t[:, ::1] t = t_arr
+    cdef uint8_t[:, ::1] s = s_arr
+    cdef uint8_t[::1] f = f_arr
+    cdef uint8_t[::1] rr = r_arr.view(np.uint8)
+    for j in range(k):
+        if rows[j] < 0 or rows[j] >= n:
+            raise IndexError(f"take: row {rows[j]} out of range for {n} rows")
+    with nogil:
+        for j in range(k):
+            r = rows[j]
+            memcpy(&t[j, 0], &trace_ids[r, 0], 16)
+            memcpy(&s[j, 0], &span_ids[r, 0], 8)
+            f[j] = trace_flags[r]
+            rr[j] = remote[r]
+    return t_arr, s_arr, f_arr, r_arr
+
+
 # ---------------------------------------------------------------- W3C traceparent
 
 cdef int8_t _HEXVAL[256]  # lowercase hex digit values, -1 elsewhere; filled once at import
@@ -329,6 +363,9 @@ cdef bint _parse_tp(int kind, const void* data, Py_ssize_t n,
     cdef Py_ssize_t start = 0, end = n, j
     cdef uint32_t c
     cdef uint8_t buf[TP_LEN + 1]
+    cdef const uint8_t* p = <const uint8_t*>data
+    if kind == 1 and n == TP_LEN and p[0] > 32 and p[TP_LEN - 1] > 32:  # the common case: no spaces to trim
+        return _parse_ascii(p, TP_LEN, tid, sid, flags)
     while start < end and (_char(kind, data, start) == 32 or _char(kind, data, start) == 9):
         start += 1
     while end > start and (_char(kind, data, end - 1) == 32 or _char(kind, data, end - 1) == 9):
@@ -447,8 +484,13 @@ def parse_carriers(carriers, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids
         if carrier is None:
             pass
         elif isinstance(carrier, dict):
-            for key, value in (<dict>carrier).items():
-                h.see(key, value)
+            value = (<dict>carrier).get("traceparent") if len(<dict>carrier) == 1 else None
+            if value is not None:  # the common case: one header, exactly "traceparent"
+                _parse_value(value, &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+                continue
+            else:
+                for key, value in (<dict>carrier).items():
+                    h.see(key, value)
         elif isinstance(carrier, Mapping):
             for key, value in carrier.items():
                 h.see(key, value)
@@ -504,6 +546,37 @@ def ids_from_contexts(contexts, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_
     return states
 
 
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
+    void PyTuple_SET_ITEM(object, Py_ssize_t, object)
+    void Py_INCREF(object)
+
+
+if not issubclass(SpanContext, tuple):
+    raise ImportError("fastlinks: opentelemetry's SpanContext is no longer the tuple subclass fastlinks builds")
+
+
+cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
+    """What `SpanContext(tid, sid, remote, flags, state)` returns, for IDs already validated:
+    the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them."""
+    ctx = PyType_GenericAlloc(<PyTypeObject*>SpanContext, 6)
+    Py_INCREF(tid)
+    PyTuple_SET_ITEM(ctx, 0, tid)
+    Py_INCREF(sid)
+    PyTuple_SET_ITEM(ctx, 1, sid)
+    item = True if remote else False
+    Py_INCREF(item)
+    PyTuple_SET_ITEM(ctx, 2, item)
+    Py_INCREF(flags)
+    PyTuple_SET_ITEM(ctx, 3, flags)
+    Py_INCREF(state)
+    PyTuple_SET_ITEM(ctx, 4, state)
+    item = True if valid else False
+    Py_INCREF(item)
+    PyTuple_SET_ITEM(ctx, 5, item)
+    return ctx
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def make_links(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
@@ -524,8 +597,7 @@ def make_links(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
         s = _be64(&span_ids[r, 0])
         tid = (<object>hi << 64) | <object>lo if hi else <object>lo
         state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
-        ctx = _tuple_new(SpanContext, (tid, s, remote[r] != 0, _FLAGS[trace_flags[r]], state,
-                                       (hi != 0 or lo != 0) and s != 0))
+        ctx = _span_context(tid, s, remote[r] != 0, _FLAGS[trace_flags[r]], state, (hi != 0 or lo != 0) and s != 0)
         link = new(link_type)
         link._context = ctx
         link._attributes = (<list>attributes)[j] if per_row else attributes

@@ -83,6 +83,14 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, s
     return np.sort(candidates[chosen]).astype(np.int64), invalid, duplicates, len(candidates) - max_links
 
 
+def take(trace_ids, span_ids, trace_flags, is_remote, rows):
+    n = len(trace_ids)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n):
+        bad = rows[(rows < 0) | (rows >= n)][0]
+        raise IndexError(f"take: row {bad} out of range for {n} rows")
+    return trace_ids[rows], span_ids[rows], trace_flags[rows], np.asarray(is_remote, dtype=bool)[rows]
+
+
 def _parse_one(value: object) -> tuple[bytes, bytes, int] | None:
     """Parse one traceparent (W3C level 1, flag bits kept), or None if invalid."""
     if isinstance(value, bytes):

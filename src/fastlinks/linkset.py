@@ -11,7 +11,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, SpanContext
 
 from . import _attributes, _kernels
-from .policy import CompactionStats, LinkPolicy
+from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestate
 
 _CHUNK = 4096  # rows materialized at a time when iterating
@@ -286,7 +286,7 @@ class LinkSet(Sequence[Link]):
         """Validate, deduplicate, prefer sampled rows and cap, as `policy` says (default `LinkPolicy()`).
 
         Returns a new LinkSet of the kept rows, in input order, with cumulative `stats`."""
-        policy = policy if policy is not None else LinkPolicy()
+        policy = policy if policy is not None else default_policy()
         kept, invalid, duplicates, over = self._select(policy)
         before = self.stats or CompactionStats(len(self), 0, 0, 0, len(self))
         stats = CompactionStats(
@@ -307,8 +307,15 @@ class LinkSet(Sequence[Link]):
             policy.dedupe,
             policy.strategy,
             policy.prefer_sampled,
-            policy.seed if policy.seed is not None else secrets.randbits(64),
+            self._seed(policy),
         )
+
+    @staticmethod
+    def _seed(policy: LinkPolicy) -> int:
+        """The policy's seed; a fresh one for an unseeded "random" (other strategies ignore it)."""
+        if policy.seed is not None:
+            return policy.seed
+        return secrets.randbits(64) if policy.strategy == "random" else 0
 
     def _carries_data(self) -> np.ndarray:
         """Invalid rows the OpenTelemetry spec still allows as links: with attributes or a trace state."""
@@ -326,10 +333,7 @@ class LinkSet(Sequence[Link]):
             states = [self.trace_states[r] for r in picked]
             states = states if any(states) else None
         return LinkSet(
-            self.trace_ids[rows],
-            self.span_ids[rows],
-            self.trace_flags[rows],
-            self.is_remote[rows],
+            *_kernels.core.take(self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows),
             states,
             self._shared,
             _attributes.take(self._columns, rows),
@@ -368,7 +372,7 @@ class LinkSet(Sequence[Link]):
         """A Link for an int index; a LinkSet of those rows (not compacted) for a slice."""
         n = len(self)
         if isinstance(index, slice):
-            return self._take(np.arange(n, dtype=np.int64)[index], None, self._attribute_limit)
+            return self._take(np.arange(n, dtype=np.int64)[index].copy(), None, self._attribute_limit)
         i = index.__index__()
         if not -n <= i < n:
             raise IndexError(f"LinkSet index {index} out of range for {n} links")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 Strategy = Literal["first", "last", "random", "consistent"]
@@ -97,3 +98,16 @@ class LinkPolicy:
     def attribute_limit(self) -> int:
         """The per-link attribute cap in force."""
         return self._resolved[1]
+
+
+_ENVIRONMENT = ("FASTLINKS_LINK_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT")
+
+
+def default_policy() -> LinkPolicy:
+    """`LinkPolicy()` for the environment as it is now; built again only when a limit variable changes."""
+    return _policy_for(tuple(os.environ.get(name) for name in _ENVIRONMENT))
+
+
+@lru_cache(maxsize=8)
+def _policy_for(environment: tuple[str | None, ...]) -> LinkPolicy:
+    return LinkPolicy()

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 
 from .linkset import LinkSet
-from .policy import LinkPolicy
+from .policy import LinkPolicy, default_policy
 
 _ACCOUNTED = "_fastlinks_accounted"  # set on a span once its dropped count includes fastlinks' drops
 
@@ -43,7 +43,7 @@ class LinkProcessor(SpanProcessor):
     """
 
     def __init__(self, policy: LinkPolicy | None = None) -> None:
-        self.policy = policy if policy is not None else LinkPolicy()
+        self.policy = policy if policy is not None else default_policy()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         links = getattr(span, "_links", None)

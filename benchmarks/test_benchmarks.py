@@ -1,0 +1,29 @@
+"""The benchmark suite: `python -m pytest benchmarks/` (kept out of the normal test run).
+
+The same cases as `python -m fastlinks bench`, grouped by stage and size so pytest-benchmark
+shows the contenders of one comparison side by side; compare medians within one run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fastlinks import _kernels, bench
+
+CASES = bench.cases()
+
+
+@pytest.fixture(autouse=True)
+def _restore_kernels():
+    saved = _kernels.core
+    yield
+    _kernels.core = saved
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_case(benchmark, case):
+    benchmark.group = f"{case.stage} N={case.size}"
+    benchmark.name = f"{case.contender} {bench.CONTENDERS.get(case.contender, '')}".strip()
+    result = benchmark(case.setup())
+    if case.stage == "ingest" and case.contender != "A" and case.size >= 500:
+        assert len(result) == bench.CAP, "B to E hand the SDK the capped, deduplicated links"
