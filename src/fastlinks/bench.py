@@ -421,8 +421,9 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
     lines += _table(
         ["N", *names, "floor", "E vs A", "E / floor"],
         [
-            [f"{n:,}", *(_time(t("batch span", c, n)) for c in ("A", "B", "C", "D", "E", "floor"))]
-            + [
+            [
+                f"{n:,}",
+                *(_time(t("batch span", c, n)) for c in ("A", "B", "C", "D", "E", "floor")),
                 ratio(t("batch span", "A", n), t("batch span", "E", n)),
                 ratio(t("batch span", "E", n), t("batch span", "floor", n)),
             ]
