@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
@@ -113,7 +114,7 @@ def traceparents(draw):
     return draw(ows) + body + draw(suffix) + draw(ows)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tp=traceparents(), ts=tracestates)
 def test_agrees_with_the_propagator(impl, tp, ts):
     carrier = {"traceparent": tp} if ts is None else {"traceparent": tp, "tracestate": ts}
@@ -123,7 +124,7 @@ def test_agrees_with_the_propagator(impl, tp, ts):
         assert ours(latin) == oracle(carrier), "bytes values parse like the same text"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=120))
 def test_random_bytes_never_raise_and_agree(impl, raw):
     assert ours({"traceparent": raw}) == oracle({"traceparent": raw.decode("latin-1")})

@@ -7,7 +7,7 @@ safe to call from many threads, including on free-threaded CPython.
 """
 cimport cython
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
@@ -138,7 +138,7 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
         valid += cls[i] == 1
     while cap < 2 * valid:
         cap <<= 1
-    table = <int32_t*>malloc(cap * sizeof(int32_t))
+    table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
     if table == NULL:
         with gil:
             raise MemoryError()
@@ -160,7 +160,7 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
                 duplicates += 1
                 break
             slot = (slot + 1) & mask
-    free(table)
+    PyMem_RawFree(table)
     return duplicates
 
 
@@ -223,7 +223,7 @@ def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
         return _marked_rows(cls, candidates), invalid, duplicates, 0
 
     k = max_links
-    heap = <_Keyed*>malloc((k + 1) * sizeof(_Keyed))
+    heap = <_Keyed*>PyMem_RawMalloc((k + 1) * sizeof(_Keyed))
     if heap == NULL:
         raise MemoryError()
     try:
@@ -253,7 +253,7 @@ def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
             for i in range(size):
                 cls[heap[i].row] = 1
     finally:
-        free(heap)
+        PyMem_RawFree(heap)
     return _marked_rows(cls, size), invalid, duplicates, candidates - k
 
 
@@ -649,7 +649,7 @@ cdef int _grow(_Buf* b, Py_ssize_t extra) except -1:
         return 0
     while cap < b.size + extra:
         cap *= 2
-    data = <char*>realloc(b.data, cap)
+    data = <char*>PyMem_RawRealloc(b.data, cap)
     if data == NULL:
         raise MemoryError()
     b.data = data
@@ -827,5 +827,5 @@ def encode_links(links, encode_attribute):
             _field(&out, 13, link.data, link.size)
         return out.data[:out.size] if out.size else b""
     finally:
-        free(out.data)
-        free(link.data)
+        PyMem_RawFree(out.data)
+        PyMem_RawFree(link.data)
