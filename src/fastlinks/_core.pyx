@@ -21,7 +21,6 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 cnp.import_array()
 
-cdef object _tuple_new = tuple.__new__
 cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
 cdef const char* _HEX = b"0123456789abcdef"
 cdef object _TRACE_ID_LIMIT = 2**128
@@ -37,8 +36,16 @@ cdef enum:
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's gamma
 
 cdef extern from "Python.h":
+    ctypedef struct PyTypeObject
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
+    const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
+    unsigned long long PyLong_AsUnsignedLongLongMask(object) except? -1
+    unsigned long long PyLong_AsUnsignedLongLong(object) except? -1
+    bint PyObject_TypeCheck(object, PyTypeObject*)
+    object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
+    void PyTuple_SET_ITEM(object, Py_ssize_t, object)
+    void Py_INCREF(object)
 
 # ---------------------------------------------------------------- hashing
 
@@ -546,34 +553,25 @@ def ids_from_contexts(contexts, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_
     return states
 
 
-cdef extern from "Python.h":
-    object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
-    void PyTuple_SET_ITEM(object, Py_ssize_t, object)
-    void Py_INCREF(object)
-
-
 if not issubclass(SpanContext, tuple):
     raise ImportError("fastlinks: opentelemetry's SpanContext is no longer the tuple subclass fastlinks builds")
+
+
+cdef inline void _set_item(object tup, Py_ssize_t i, object item):
+    Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+    PyTuple_SET_ITEM(tup, i, item)
 
 
 cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
     """What `SpanContext(tid, sid, remote, flags, state)` returns, for IDs already validated:
     the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them."""
     ctx = PyType_GenericAlloc(<PyTypeObject*>SpanContext, 6)
-    Py_INCREF(tid)
-    PyTuple_SET_ITEM(ctx, 0, tid)
-    Py_INCREF(sid)
-    PyTuple_SET_ITEM(ctx, 1, sid)
-    item = True if remote else False
-    Py_INCREF(item)
-    PyTuple_SET_ITEM(ctx, 2, item)
-    Py_INCREF(flags)
-    PyTuple_SET_ITEM(ctx, 3, flags)
-    Py_INCREF(state)
-    PyTuple_SET_ITEM(ctx, 4, state)
-    item = True if valid else False
-    Py_INCREF(item)
-    PyTuple_SET_ITEM(ctx, 5, item)
+    _set_item(ctx, 0, tid)
+    _set_item(ctx, 1, sid)
+    _set_item(ctx, 2, True if remote else False)
+    _set_item(ctx, 3, flags)
+    _set_item(ctx, 4, state)
+    _set_item(ctx, 5, True if valid else False)
     return ctx
 
 
@@ -753,14 +751,6 @@ cdef int _key_value(_Buf* b, object key, object value, encode_attribute) except 
         _varint(b, (kind << 3) | 0)
         _varint(b, bits)
     return 0
-
-
-cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
-    unsigned long long PyLong_AsUnsignedLongLongMask(object) except? -1
-    unsigned long long PyLong_AsUnsignedLongLong(object) except? -1
-    ctypedef struct PyTypeObject
-    bint PyObject_TypeCheck(object, PyTypeObject*)
 
 
 cdef int _id_field(_Buf* b, int number, uint64_t hi, uint64_t lo, int width) except -1:
