@@ -75,6 +75,7 @@ def run(otlp_endpoint: str | None = None) -> list[str]:
     t_fast = _fastlinks(fast_tracer, carriers)
     today_span, fast_span = recorder.get_finished_spans()
     stats = LinkSet.from_carriers(carriers).compact(LinkPolicy()).stats
+    assert stats is not None  # compact() always sets it
     kept_t, sampled_t, distinct_t, dropped_t = _describe(today_span)
     kept_f, sampled_f, distinct_f, dropped_f = _describe(fast_span)
     where = f"OTLP endpoint {otlp_endpoint}" if otlp_endpoint else "an in-memory exporter"

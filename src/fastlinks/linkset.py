@@ -203,16 +203,14 @@ class LinkSet(Sequence[Link]):
         n = len(values)
         tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
         _kernels.core.parse_traceparents(values, tids, sids, flags)
-        states = None
+        states: list[str | None] = [None] * n
         if tracestates is not None:
             if isinstance(tracestates, (str, bytes)):
                 raise TypeError("tracestates: expected a sequence of values, got a single str/bytes")
             raw = list(tracestates)
             if len(raw) != n:
                 raise ValueError(f"tracestates: expected {n} values (one per traceparent), got {len(raw)}")
-            valid = tids.any(axis=1)
-            states = [None] * n
-            for i in np.flatnonzero(valid).tolist():
+            for i in np.flatnonzero(tids.any(axis=1)).tolist():  # a tracestate is read only for a valid row
                 s = raw[i]
                 if isinstance(s, (str, bytes)):
                     states[i] = s if isinstance(s, str) else s.decode("latin-1")
@@ -220,8 +218,8 @@ class LinkSet(Sequence[Link]):
                     tids[i] = 0
                     sids[i] = 0
                     flags[i] = 0
-            states = states if any(states) else None
-        return cls._with_attributes(tids, sids, flags, np.ones(n, np.bool_), states, attributes)
+        remote = np.ones(n, np.bool_)
+        return cls._with_attributes(tids, sids, flags, remote, states if any(states) else None, attributes)
 
     @classmethod
     def from_carriers(
@@ -275,7 +273,7 @@ class LinkSet(Sequence[Link]):
     @property
     def valid(self) -> np.ndarray:
         """Rows whose trace ID and span ID are both non-zero."""
-        return self.trace_ids.any(axis=1) & self.span_ids.any(axis=1)
+        return np.asarray(self.trace_ids.any(axis=1) & self.span_ids.any(axis=1))
 
     @property
     def sampled(self) -> np.ndarray:
@@ -332,8 +330,14 @@ class LinkSet(Sequence[Link]):
         if self.trace_states is not None:
             states = [self.trace_states[r] for r in picked]
             states = states if any(states) else None
+        tids, sids, flags, remote = _kernels.core.take(
+            self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
+        )
         return LinkSet(
-            *_kernels.core.take(self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows),
+            tids,
+            sids,
+            flags,
+            remote,
             states,
             self._shared,
             _attributes.take(self._columns, rows),

@@ -62,7 +62,8 @@ class LinkProcessor(SpanProcessor):
         if plain:
             kept, invalid, duplicates, over = self._choose(items)
             if len(kept) < len(items):
-                replacement = BoundedList.from_seq(links._dq.maxlen, [items[i] for i in kept.tolist()])
+                maxlen = links._dq.maxlen  # type: ignore[attr-defined]  # the SDK's own cap, kept as it was
+                replacement = BoundedList.from_seq(maxlen, [items[i] for i in kept.tolist()])
                 replacement.dropped = links.dropped
                 span._links = links = replacement
             dropped += invalid + duplicates + over

@@ -70,7 +70,7 @@ class _WithoutLinks:
         return getattr(self._span, name)
 
 
-def _encode_attribute(key: object, value: object) -> bytes:
+def _encode_attribute(key: Any, value: Any) -> bytes:
     """One KeyValue the kernel leaves to the stock encoder (arrays, bytes, mappings...), serialized."""
     encoded = _encode_attributes({key: value})
     return encoded[0].SerializeToString() if encoded else b""
@@ -83,7 +83,7 @@ class _Encoded:
         self._encode = encode
         self._cache: dict[int, tuple[object, object]] = {}
 
-    def __call__(self, key: object) -> object:
+    def __call__(self, key: Any) -> Any:
         hit = self._cache.get(id(key))
         if hit is None or hit[0] is not key:
             if len(self._cache) >= 256:
@@ -112,8 +112,8 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
                 scope_spans=[
                     ScopeSpans(
                         scope=_scope(scope),
-                        spans=[_encode_span(_WithoutLinks(span)) for span in group],
-                        schema_url=scope.schema_url if scope else None,
+                        spans=[_encode_span(_WithoutLinks(span)) for span in group],  # type: ignore[arg-type]
+                        schema_url=scope.schema_url if scope else None,  # type: ignore[arg-type]  # as the stock
                     )
                     for scope, group in scopes.items()
                 ],
@@ -132,7 +132,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
     return request
 
 
-def _with_encoder(function: types.FunctionType) -> types.FunctionType:
+def _with_encoder(function: Any) -> Any:
     """The stock exporter's own `export`, with its module-level `encode_spans` name bound to ours.
 
     Reusing its code keeps retries, compression, size limits and metrics exactly the stock ones."""
