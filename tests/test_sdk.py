@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk._configuration import _import_sampler
+from opentelemetry.sdk._configuration import _get_sampler, _import_sampler
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -206,17 +206,19 @@ def test_link_aware_sampler_decisions(impl, monkeypatch):
 
 
 def test_sampler_entry_point_through_sdk_configuration(monkeypatch, caplog):
+    """OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, read the way the SDK's configurator reads them."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "linkaware_parentbased_traceidratio")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
-    sampler = _import_sampler("linkaware_parentbased_traceidratio")
+    sampler = _import_sampler(_get_sampler())
     assert isinstance(sampler, LinkAwareSampler)
     assert "TraceIdRatioBased{0.25}" in sampler.get_description()
     monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG")
-    assert "TraceIdRatioBased{1.0}" in _import_sampler("linkaware_parentbased_traceidratio").get_description()
+    assert "TraceIdRatioBased{1.0}" in _import_sampler(_get_sampler()).get_description()
     for bad in ("lots", "1.5", "-0.1", "nan"):
         monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", bad)
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            assert _import_sampler("linkaware_parentbased_traceidratio") is None
+            assert _import_sampler(_get_sampler()) is None  # the SDK keeps its default sampler
         assert f"OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got '{bad}'" in caplog.text
 
 
