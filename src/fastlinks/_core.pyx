@@ -65,6 +65,15 @@ cdef inline uint64_t _be64(const uint8_t* p) noexcept nogil:
     return v
 
 
+cdef inline bint _nonzero(const uint8_t* p, int width) noexcept nogil:
+    """Any non-zero byte among `width` (8 or 16), read as native 64-bit words."""
+    cdef uint64_t a, b = 0
+    memcpy(&a, p, 8)
+    if width == 16:
+        memcpy(&b, p + 8, 8)
+    return (a | b) != 0
+
+
 cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s) noexcept nogil:
     return _mix(_mix(_mix(_be64(t)) ^ _be64(t + 8)) ^ _be64(s))
 
@@ -196,23 +205,12 @@ def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
     cdef uint8_t[::1] cls = cls_arr
     cdef uint64_t[::1] hashes = hash_arr
     cdef Py_ssize_t i, j, invalid = 0, duplicates = 0, candidates = 0, k, size = 0
-    cdef bint t_ok, s_ok
     cdef _Keyed item
     cdef _Keyed* heap = NULL
 
     with nogil:
         for i in range(n):
-            t_ok = False
-            s_ok = False
-            for j in range(16):
-                if trace_ids[i, j]:
-                    t_ok = True
-                    break
-            for j in range(8):
-                if span_ids[i, j]:
-                    s_ok = True
-                    break
-            if t_ok and s_ok:
+            if _nonzero(&trace_ids[i, 0], 16) and _nonzero(&span_ids[i, 0], 8):
                 cls[i] = 1
             elif has_keep and keep[i]:
                 cls[i] = 2
@@ -487,17 +485,17 @@ def parse_carriers(carriers, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids
         raise ValueError("parse_carriers: output columns must have one row per carrier")
     for i in range(n):
         carrier = seq[i]
+        if type(carrier) is dict and len(<dict>carrier) == 1:  # the common case: one header...
+            value = (<dict>carrier).get("traceparent")
+            if value is not None:  # ...and it is exactly "traceparent"
+                _parse_value(value, &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+                continue
         h.reset()
         if carrier is None:
             pass
         elif isinstance(carrier, dict):
-            value = (<dict>carrier).get("traceparent") if len(<dict>carrier) == 1 else None
-            if value is not None:  # the common case: one header, exactly "traceparent"
-                _parse_value(value, &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
-                continue
-            else:
-                for key, value in (<dict>carrier).items():
-                    h.see(key, value)
+            for key, value in (<dict>carrier).items():
+                h.see(key, value)
         elif isinstance(carrier, Mapping):
             for key, value in carrier.items():
                 h.see(key, value)
