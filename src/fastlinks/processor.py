@@ -65,10 +65,9 @@ class LinkProcessor(SpanProcessor):
                 maxlen = links._dq.maxlen  # type: ignore[attr-defined]  # the SDK's own cap, kept as it was
                 replacement = BoundedList.from_seq(maxlen, [items[i] for i in kept.tolist()])
                 replacement.dropped = links.dropped
-                span._links = links = replacement
+                span._links = replacement
             dropped += invalid + duplicates + over
-        links.dropped += dropped
-        setattr(span, _ACCOUNTED, True)
+        add_dropped_links(span, dropped)
 
     def _choose(self, items: list[Any]) -> tuple[Any, int, int, int]:
         """The policy over the links' contexts: kept positions and the counts of what went."""
