@@ -107,7 +107,7 @@ def test_link_buffer_collects_and_hands_over(impl):
     buf = LinkBuffer(capacity=1)
     buf.add_carrier({"traceparent": VALID, "tracestate": "a=1"}, **{"messaging.message.id": "m1"})
     buf.add_carrier([("traceparent", b"garbage")])
-    buf.add_traceparent(OTHER, tracestate="k=v", partition=3)
+    buf.add_traceparent(OTHER, tracestate=b"k=v", partition=3)
     buf.add_context(SpanContext(5, 6, False, TraceFlags(1), TraceState([("s", "t")])))
     buf.add_carrier({"traceparent": VALID}, **{"messaging.message.id": "dup"})
     assert len(buf) == 5

@@ -204,7 +204,7 @@ def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
     hash_arr = np.empty(n, dtype=np.uint64)
     cdef uint8_t[::1] cls = cls_arr
     cdef uint64_t[::1] hashes = hash_arr
-    cdef Py_ssize_t i, j, invalid = 0, duplicates = 0, candidates = 0, k, size = 0
+    cdef Py_ssize_t i, invalid = 0, duplicates = 0, candidates = 0, k, size = 0
     cdef _Keyed item
     cdef _Keyed* heap = NULL
 

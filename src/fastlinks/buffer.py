@@ -66,13 +66,19 @@ class LinkBuffer:
         self._remote[i] = True
         self._commit(states[0] if states else None, row_attributes)
 
-    def add_traceparent(self, value: str | bytes | None, tracestate: str | None = None, **row_attributes: Any) -> None:
-        """Append the link a W3C traceparent value names; a malformed one becomes an invalid row."""
+    def add_traceparent(
+        self, value: str | bytes | None, tracestate: str | bytes | None = None, **row_attributes: Any
+    ) -> None:
+        """Append the link a W3C traceparent value names; a malformed one becomes an invalid row.
+
+        `tracestate` is kept only for a valid traceparent, as in `LinkSet.from_traceparents`."""
         i = self._next_row()
         _kernels.core.parse_traceparents(
             [value], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1]
         )
         self._remote[i] = True
+        if isinstance(tracestate, bytes):
+            tracestate = tracestate.decode("latin-1")
         ok = self._trace_ids[i].any()
         self._commit(tracestate if ok and isinstance(tracestate, str) and tracestate else None, row_attributes)
 
