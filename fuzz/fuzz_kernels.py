@@ -17,8 +17,6 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    import numpy as np
-
     from fastlinks import _core_py
     from fastlinks.policy import STRATEGIES
 
@@ -65,15 +63,24 @@ def _carrier(fdp: atheris.FuzzedDataProvider) -> object:
 
 def _run(kernels, carriers, policy):
     n = len(carriers)
-    tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
     try:
-        states = kernels.parse_carriers(carriers, tids, sids, flags)
+        tids, sids, flags, remote, states = kernels.parse_carriers(carriers)
     except TypeError as error:
         assert str(error).startswith("carriers["), error
         return ("TypeError", str(error))
     kept, invalid, duplicates, over = kernels.compact(tids, sids, flags, None, *policy)
     assert invalid + duplicates + over + len(kept) == n
-    return tids.tobytes(), sids.tobytes(), flags.tobytes(), states, kept.tobytes(), invalid, duplicates, over
+    return (
+        tids.tobytes(),
+        sids.tobytes(),
+        flags.tobytes(),
+        remote.tobytes(),
+        states,
+        kept.tobytes(),
+        invalid,
+        duplicates,
+        over,
+    )
 
 
 def test_one_input(data: bytes) -> None:

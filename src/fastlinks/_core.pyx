@@ -3,11 +3,14 @@
 
 `_core_py.py` is the pure-Python twin and gives identical results; `_core.pyi` types both.
 The kernels keep no module-level mutable state (only constant lookup tables), so they are
-safe to call from many threads, including on free-threaded CPython.
+safe to call from many threads, including on free-threaded CPython. Columns are numpy
+arrays read through their data pointers after one check of dtype, shape and layout; the
+columns a kernel returns are fresh and read-only.
 """
 cimport cython
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
+from cpython.object cimport PyObject, PyTypeObject
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
@@ -22,6 +25,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 cnp.import_array()
 
 cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
+cdef tuple _NO_ARGS = ()
 cdef const char* _HEX = b"0123456789abcdef"
 cdef object _TRACE_ID_LIMIT = 2**128
 cdef dict _STRATEGIES = {"first": 0, "last": 1, "random": 2, "consistent": 3}
@@ -36,16 +40,184 @@ cdef enum:
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's gamma
 
 cdef extern from "Python.h":
-    ctypedef struct PyTypeObject
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
+    Py_ssize_t PyDict_GET_SIZE(object)
+    int PyDict_Next(object, Py_ssize_t*, PyObject**, PyObject**)
     const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
     unsigned long long PyLong_AsUnsignedLongLongMask(object) except? -1
     unsigned long long PyLong_AsUnsignedLongLong(object) except? -1
+    object PyLong_FromUnsignedLongLong(unsigned long long)
     bint PyObject_TypeCheck(object, PyTypeObject*)
     object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
     void PyTuple_SET_ITEM(object, Py_ssize_t, object)
     void Py_INCREF(object)
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Eight bytes as a little-endian word, whatever the machine's byte order. */
+    static CYTHON_INLINE uint64_t fl_le64(const unsigned char *p) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        return v;
+    }
+    /* A 16-byte big-endian unsigned integer as a Python int, in one allocation. */
+    static PyObject *fl_int_from_be16(const unsigned char *p) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        return PyLong_FromUnsignedNativeBytes(p, 16, Py_ASNATIVEBYTES_BIG_ENDIAN);
+    #else
+        return _PyLong_FromByteArray(p, 16, 0, 0);
+    #endif
+    }
+
+    /* Lowercase hex digits to bytes: fl_hex_ids decodes a traceparent's 32 + 16 ID digits (at
+       p + 3 and p + 36) into 16 + 8 bytes and says whether every one was a lowercase hex digit.
+       16 digits are checked per vector instruction: GCC/Clang vector extensions on little-endian
+       machines (SSE2, NEON), SSE2 intrinsics under MSVC; elsewhere 8 digits per 64-bit word
+       (SWAR). -DFASTLINKS_SSE2 / -DFASTLINKS_SWAR force a path, so CI tests each one.
+       Every path reads exactly p[3:35] and p[36:52]. */
+    #if defined(FASTLINKS_SWAR)
+    #  define FL_HEX_SWAR 1
+    #elif defined(FASTLINKS_SSE2) || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_AMD64)))
+    #  define FL_HEX_SSE2 1
+    #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__has_builtin)
+    #  if __has_builtin(__builtin_convertvector)
+    #    define FL_HEX_VECTOR 1
+    #  else
+    #    define FL_HEX_SWAR 1
+    #  endif
+    #else
+    #  define FL_HEX_SWAR 1
+    #endif
+
+    #if defined(FL_HEX_VECTOR)
+    static const char FL_HEX_DECODER[] = "vector";
+    typedef unsigned char fl_u8x16 __attribute__((vector_size(16)));
+    typedef unsigned char fl_u8x8 __attribute__((vector_size(8)));
+    typedef unsigned short fl_u16x8 __attribute__((vector_size(16)));
+    typedef unsigned long long fl_u64x2 __attribute__((vector_size(16)));
+    static CYTHON_INLINE fl_u64x2 fl_hex16(const unsigned char *p, unsigned char *out) {
+        fl_u8x16 c, d, a, is_digit, is_letter;
+        fl_u16x8 pairs;
+        fl_u8x8 bytes;
+        memcpy(&c, p, 16);
+        d = c - (unsigned char)'0';
+        a = c - (unsigned char)'a';
+        is_digit = (fl_u8x16)(d < 10);
+        is_letter = (fl_u8x16)(a < 6);
+        pairs = (fl_u16x8)((d & is_digit) | ((a + 10) & is_letter));  /* lane j: digit 2j | digit 2j+1 << 8 */
+        pairs = ((pairs << 4) | (pairs >> 8)) & 0xFF;
+        bytes = __builtin_convertvector(pairs, fl_u8x8);
+        memcpy(out, &bytes, 8);
+        return (fl_u64x2)(is_digit | is_letter);  /* all ones where the digit was valid */
+    }
+    static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
+        fl_u64x2 ok = fl_hex16(p + 3, tid) & fl_hex16(p + 19, tid + 8) & fl_hex16(p + 36, sid);
+        return (ok[0] & ok[1]) == ~0ULL;
+    }
+
+    #elif defined(FL_HEX_SSE2)
+    #include <emmintrin.h>
+    static const char FL_HEX_DECODER[] = "sse2";
+    static CYTHON_INLINE __m128i fl_hex16(const unsigned char *p, unsigned char *out) {
+        __m128i c = _mm_loadu_si128((const __m128i *)p);
+        __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));
+        __m128i a = _mm_sub_epi8(c, _mm_set1_epi8('a'));
+        __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);   /* d <= 9, unsigned */
+        __m128i is_letter = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(5)), a);  /* a <= 5, unsigned */
+        __m128i v = _mm_or_si128(_mm_and_si128(d, is_digit),
+                                 _mm_and_si128(_mm_add_epi8(a, _mm_set1_epi8(10)), is_letter));
+        __m128i pairs = _mm_and_si128(_mm_or_si128(_mm_slli_epi16(v, 4), _mm_srli_epi16(v, 8)),
+                                      _mm_set1_epi16(0xFF));
+        _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(pairs, pairs));
+        return _mm_or_si128(is_digit, is_letter);
+    }
+    static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
+        __m128i ok = _mm_and_si128(_mm_and_si128(fl_hex16(p + 3, tid), fl_hex16(p + 19, tid + 8)),
+                                   fl_hex16(p + 36, sid));
+        return _mm_movemask_epi8(ok) == 0xFFFF;
+    }
+
+    #else
+    static const char FL_HEX_DECODER[] = "swar";
+    #define FL_ONES 0x0101010101010101ULL
+    #define FL_HIGH 0x8080808080808080ULL
+    static CYTHON_INLINE int fl_hex8(const unsigned char *p, unsigned char *out) {
+        uint64_t v = fl_le64(p);
+        /* for bytes below 0x80, bit 7 of (b + 0x80 - lo) says b >= lo; no lane carries into the next */
+        uint64_t digit = (v + FL_ONES * (0x80 - 0x30)) & ~(v + FL_ONES * (0x7F - 0x39));
+        uint64_t letter = (v + FL_ONES * (0x80 - 0x61)) & ~(v + FL_ONES * (0x7F - 0x66));
+        uint64_t w = (v & (FL_ONES * 0x0F)) + ((v >> 6) & FL_ONES) * 9;  /* letters have bit 6 set */
+        w = ((w << 4) | (w >> 8)) & 0x00FF00FF00FF00FFULL;  /* digit pairs -> bytes, then gather them */
+        w = (w | (w >> 8)) & 0x0000FFFF0000FFFFULL;
+        w = w | (w >> 16);
+        out[0] = (unsigned char)w; out[1] = (unsigned char)(w >> 8);
+        out[2] = (unsigned char)(w >> 16); out[3] = (unsigned char)(w >> 24);
+        return !(v & FL_HIGH) && ((digit | letter) & FL_HIGH) == FL_HIGH;
+    }
+    static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
+        return fl_hex8(p + 3, tid) & fl_hex8(p + 11, tid + 4) & fl_hex8(p + 19, tid + 8)
+             & fl_hex8(p + 27, tid + 12) & fl_hex8(p + 36, sid) & fl_hex8(p + 44, sid + 4);
+    }
+    #endif
+    """
+    uint64_t fl_le64(const uint8_t*) noexcept nogil
+    object fl_int_from_be16(const uint8_t*)
+    bint fl_hex_ids(const uint8_t*, uint8_t*, uint8_t*) noexcept nogil
+    const char* FL_HEX_DECODER
+
+HEX_DECODER = FL_HEX_DECODER.decode()  # which fl_hex_ids this build uses: vector, sse2 or swar
+
+# ---------------------------------------------------------------- columns
+
+cdef const uint8_t* _data(object arr, Py_ssize_t rows, int width, str what) except? NULL:
+    """The data of a C-contiguous uint8 (or bool) array shaped (rows, width), or (rows,) when
+    width is 0; rows < 0 accepts any number of rows."""
+    cdef cnp.ndarray a
+    if cnp.PyArray_Check(arr):
+        a = <cnp.ndarray>arr
+        if ((cnp.PyArray_TYPE(a) == cnp.NPY_UINT8 or cnp.PyArray_TYPE(a) == cnp.NPY_BOOL)
+                and cnp.PyArray_IS_C_CONTIGUOUS(a)
+                and cnp.PyArray_NDIM(a) == (2 if width else 1)
+                and (rows < 0 or cnp.PyArray_DIM(a, 0) == rows)
+                and (width == 0 or cnp.PyArray_DIM(a, 1) == width)):
+            return <const uint8_t*>cnp.PyArray_DATA(a)
+    shape = f"(N, {width})" if width else "(N,)"
+    got = f"{arr.dtype} array of shape {arr.shape}" if cnp.PyArray_Check(arr) else type(arr).__name__
+    raise ValueError(f"{what}: expected a C-contiguous uint8 array of shape {shape}"
+                     f"{f' with N = {rows}' if rows >= 0 else ''}, got {got}")
+
+
+cdef inline Py_ssize_t _rows_of(object arr) noexcept:
+    return cnp.PyArray_DIM(<cnp.ndarray>arr, 0)
+
+
+cdef const int64_t* _row_numbers(object rows, str what) except? NULL:
+    """The data of a C-contiguous 1-D int64 array of row numbers."""
+    if (cnp.PyArray_Check(rows) and cnp.PyArray_TYPE(<cnp.ndarray>rows) == cnp.NPY_INT64
+            and cnp.PyArray_NDIM(<cnp.ndarray>rows) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows)):
+        return <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>rows)
+    raise ValueError(f"{what}: rows must be a C-contiguous 1-D int64 array")
+
+
+cdef cnp.ndarray _empty(Py_ssize_t rows, int width, int typenum=cnp.NPY_UINT8):
+    """A fresh (rows, width) array, or (rows,) when width is 0."""
+    cdef cnp.npy_intp dims[2]
+    dims[0] = rows
+    dims[1] = width
+    return cnp.PyArray_EMPTY(2 if width else 1, dims, typenum, 0)
+
+
+cdef tuple _frozen(cnp.ndarray tids, cnp.ndarray sids, cnp.ndarray flags, cnp.ndarray remote, object states):
+    """A kernel's new columns, read-only from here on, with the raw trace states."""
+    for arr in (tids, sids, flags, remote):
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>arr, cnp.NPY_ARRAY_WRITEABLE)
+    return tids, sids, flags, remote, states
 
 # ---------------------------------------------------------------- hashing
 
@@ -78,17 +250,15 @@ cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s) noexcept nog
     return _mix(_mix(_mix(_be64(t)) ^ _be64(t + 8)) ^ _be64(s))
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def link_hash(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids):
-    cdef Py_ssize_t i, n = trace_ids.shape[0]
-    out = np.empty(n, dtype=np.uint64)
-    cdef uint64_t[::1] h = out
-    if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8 or span_ids.shape[0] != n):
-        raise ValueError("link_hash needs (N, 16) trace IDs and (N, 8) span IDs")
+def link_hash(trace_ids, span_ids):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "link_hash: trace_ids")
+    cdef Py_ssize_t i, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "link_hash: span_ids")
+    cdef cnp.ndarray out = _empty(n, 0, cnp.NPY_UINT64)
+    cdef uint64_t* h = <uint64_t*>cnp.PyArray_DATA(out)
     with nogil:
         for i in range(n):
-            h[i] = _link_hash(&trace_ids[i, 0], &span_ids[i, 0])
+            h[i] = _link_hash(t + 16 * i, s + 8 * i)
     return out
 
 
@@ -109,55 +279,49 @@ cdef inline bint _before(const _Keyed* a, const _Keyed* b) noexcept nogil:
     return a.row < b.row
 
 
-cdef void _sift_down(_Keyed* heap, Py_ssize_t size, Py_ssize_t i) noexcept nogil:
-    """Max-heap on _before: the worst kept row sits at heap[0]."""
-    cdef Py_ssize_t child
-    cdef _Keyed tmp
+cdef void _sift_down(_Keyed* heap, Py_ssize_t size, _Keyed item) noexcept nogil:
+    """Put `item` at the root of a max-heap on _before (the worst kept row at heap[0]) and
+    move it down to its place, lifting the worse child into the hole at each level."""
+    cdef Py_ssize_t i = 0, child
     while True:
         child = 2 * i + 1
         if child >= size:
-            return
+            break
         if child + 1 < size and _before(&heap[child], &heap[child + 1]):
             child += 1
-        if not _before(&heap[i], &heap[child]):
-            return
-        tmp = heap[i]
+        if not _before(&item, &heap[child]):
+            break
         heap[i] = heap[child]
-        heap[child] = tmp
         i = child
+    heap[i] = item
 
 
 cdef void _sift_up(_Keyed* heap, Py_ssize_t i) noexcept nogil:
     cdef Py_ssize_t parent
-    cdef _Keyed tmp
+    cdef _Keyed item = heap[i]
     while i > 0:
         parent = (i - 1) // 2
-        if not _before(&heap[parent], &heap[i]):
-            return
-        tmp = heap[i]
+        if not _before(&heap[parent], &item):
+            break
         heap[i] = heap[parent]
-        heap[parent] = tmp
         i = parent
+    heap[i] = item
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 @cython.cdivision(True)
-cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
-                        uint8_t* cls, uint64_t* hashes, Py_ssize_t n) except -1 nogil:
-    """Open addressing on the link hash; marks every later repeat of a valid row as dropped."""
-    cdef Py_ssize_t i, valid = 0, cap = 16, duplicates = 0
+cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                        Py_ssize_t n, Py_ssize_t valid) noexcept nogil:
+    """Open addressing on the link hash; marks every later repeat of a valid row as dropped.
+    Returns the number of repeats, or -1 when the table cannot be allocated."""
+    cdef Py_ssize_t i, cap = 16, duplicates = 0
     cdef uint64_t mask, slot
-    cdef int64_t other
+    cdef int32_t other
     cdef int32_t* table
-    for i in range(n):
-        valid += cls[i] == 1
     while cap < 2 * valid:
         cap <<= 1
     table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
     if table == NULL:
-        with gil:
-            raise MemoryError()
+        return -1
     memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
     for i in range(n):
@@ -170,8 +334,8 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
                 table[slot] = <int32_t>i
                 break
             if (hashes[other] == hashes[i]
-                    and memcmp(&tid[other, 0], &tid[i, 0], 16) == 0
-                    and memcmp(&sid[other, 0], &sid[i, 0], 8) == 0):
+                    and memcmp(tid + 16 * other, tid + 16 * i, 16) == 0
+                    and memcmp(sid + 8 * other, sid + 8 * i, 8) == 0):
                 cls[i] = 0
                 duplicates += 1
                 break
@@ -180,134 +344,138 @@ cdef Py_ssize_t _dedupe(const uint8_t[:, ::1] tid, const uint8_t[:, ::1] sid,
     return duplicates
 
 
+cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,
+                     int strategy, bint prefer_sampled, uint64_t seed) noexcept nogil:
+    """Keep the `k` best candidates (cls != 0) by (tier, strategy key, row); clear the others' cls.
+    Returns k, or -1 when the heap cannot be allocated."""
+    cdef Py_ssize_t i, size = 0
+    cdef _Keyed item
+    cdef _Keyed* heap = <_Keyed*>PyMem_RawMalloc((k + 1) * sizeof(_Keyed))
+    if heap == NULL:
+        return -1
+    for i in range(n):
+        if cls[i] == 0:
+            continue
+        item.row = i
+        item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (flags[i] & 1) else 0)
+        if size == k and item.tier > heap[0].tier:
+            continue  # worse than every kept row whatever its key
+        if strategy == FIRST:
+            item.key = <uint64_t>i
+        elif strategy == LAST:
+            item.key = <uint64_t>(n - 1 - i)
+        elif strategy == RANDOM:
+            item.key = _mix(seed + <uint64_t>i * GOLDEN)
+        else:
+            item.key = hashes[i]
+        if size < k:
+            heap[size] = item
+            _sift_up(heap, size)
+            size += 1
+        elif k and _before(&item, &heap[0]):
+            _sift_down(heap, size, item)
+    memset(cls, 0, n)
+    for i in range(size):
+        cls[heap[i].row] = 1
+    PyMem_RawFree(heap)
+    return size
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def compact(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
-            const uint8_t[::1] trace_flags, keep_invalid, Py_ssize_t max_links,
+def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links,
             bint dedupe, str strategy, bint prefer_sampled, uint64_t seed):
-    cdef Py_ssize_t n = trace_ids.shape[0]
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "compact: trace_ids")
+    cdef Py_ssize_t n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "compact: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "compact: trace_flags")
+    cdef const uint8_t* keep = NULL
     cdef int strat = _STRATEGIES[strategy]
-    cdef const uint8_t[::1] keep
-    cdef bint has_keep = keep_invalid is not None
-    if has_keep:
-        keep = np.ascontiguousarray(keep_invalid, dtype=np.bool_).view(np.uint8)
-    if span_ids.shape[0] != n or trace_flags.shape[0] != n or (has_keep and keep.shape[0] != n):
-        raise ValueError("compact: columns differ in length")
-    if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8):
-        raise ValueError("compact needs (N, 16) trace IDs and (N, 8) span IDs")
+    cdef bint hashed = dedupe or strat == CONSISTENT
+    cdef Py_ssize_t i, valid = 0, invalid = 0, duplicates = 0, candidates, kept
+    cdef uint8_t* cls
+    cdef uint64_t* hashes = NULL
+    if keep_invalid is not None:
+        keep_invalid = np.ascontiguousarray(keep_invalid, dtype=np.bool_)
+        keep = _data(keep_invalid, n, 0, "compact: keep_invalid")
     if max_links < 0:
         raise ValueError("compact: max_links must be >= 0")
     if n > 0x7FFFFFFF:
         raise ValueError("compact: at most 2**31 - 1 rows at once")
 
-    cls_arr = np.empty(n, dtype=np.uint8)          # 0 dropped, 1 valid, 2 invalid but kept
-    hash_arr = np.empty(n, dtype=np.uint64)
-    cdef uint8_t[::1] cls = cls_arr
-    cdef uint64_t[::1] hashes = hash_arr
-    cdef Py_ssize_t i, invalid = 0, duplicates = 0, candidates = 0, k, size = 0
-    cdef _Keyed item
-    cdef _Keyed* heap = NULL
-
-    with nogil:
-        for i in range(n):
-            if _nonzero(&trace_ids[i, 0], 16) and _nonzero(&span_ids[i, 0], 8):
-                cls[i] = 1
-            elif has_keep and keep[i]:
-                cls[i] = 2
-            else:
-                cls[i] = 0
-                invalid += 1
-            if dedupe or strat == CONSISTENT:
-                hashes[i] = _link_hash(&trace_ids[i, 0], &span_ids[i, 0])
-        if dedupe and n:
-            duplicates = _dedupe(trace_ids, span_ids, &cls[0], &hashes[0], n)
-        for i in range(n):
-            candidates += cls[i] != 0
-
-    if candidates <= max_links:
-        return _marked_rows(cls, candidates), invalid, duplicates, 0
-
-    k = max_links
-    heap = <_Keyed*>PyMem_RawMalloc((k + 1) * sizeof(_Keyed))
-    if heap == NULL:
+    # one block: n hashes (only when needed), then n classes: 0 dropped, 1 valid, 2 invalid but kept
+    cdef uint8_t* work = <uint8_t*>PyMem_RawMalloc(n * (9 if hashed else 1) + 1)
+    if work == NULL:
         raise MemoryError()
     try:
+        if hashed:
+            hashes = <uint64_t*>work
+        cls = work + (8 * n if hashed else 0)
         with nogil:
             for i in range(n):
-                if cls[i] == 0:
-                    continue
-                item.row = i
-                item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (trace_flags[i] & 1) else 0)
-                if strat == FIRST:
-                    item.key = <uint64_t>i
-                elif strat == LAST:
-                    item.key = <uint64_t>(n - 1 - i)
-                elif strat == RANDOM:
-                    item.key = _mix(seed + <uint64_t>i * GOLDEN)
+                if _nonzero(t + 16 * i, 16) and _nonzero(s + 8 * i, 8):
+                    cls[i] = 1
+                    valid += 1
+                elif keep != NULL and keep[i]:
+                    cls[i] = 2
                 else:
-                    item.key = hashes[i]
-                if size < k:
-                    heap[size] = item
-                    _sift_up(heap, size)
-                    size += 1
-                elif k and _before(&item, &heap[0]):
-                    heap[0] = item
-                    _sift_down(heap, size, 0)
-            for i in range(n):
-                cls[i] = 0
-            for i in range(size):
-                cls[heap[i].row] = 1
+                    cls[i] = 0
+                    invalid += 1
+                    continue
+                if hashed:
+                    hashes[i] = _link_hash(t + 16 * i, s + 8 * i)
+            if dedupe and valid:
+                duplicates = _dedupe(t, s, cls, hashes, n, valid)
+            candidates = n - invalid - duplicates
+            kept = candidates
+            if duplicates >= 0 and candidates > max_links:
+                kept = _cap(f, cls, hashes, n, max_links, strat, prefer_sampled, seed)
+        if duplicates < 0 or kept < 0:
+            raise MemoryError()
+        return _marked_rows(cls, n, kept), invalid, duplicates, candidates - kept
     finally:
-        PyMem_RawFree(heap)
-    return _marked_rows(cls, size), invalid, duplicates, candidates - k
+        PyMem_RawFree(work)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef cnp.ndarray _marked_rows(const uint8_t[::1] cls, Py_ssize_t count):
-    """The positions of the `count` non-zero entries of `cls`, ascending, as an int64 array."""
-    cdef cnp.npy_intp size = count
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &size, cnp.NPY_INT64, 0)
-    cdef int64_t[::1] rows = out
+cdef cnp.ndarray _marked_rows(const uint8_t* cls, Py_ssize_t n, Py_ssize_t count):
+    """The positions of the `count` non-zero entries of cls[0:n], ascending, as an int64 array."""
+    cdef cnp.ndarray out = _empty(count, 0, cnp.NPY_INT64)
+    cdef int64_t* rows = <int64_t*>cnp.PyArray_DATA(out)
     cdef Py_ssize_t i, j = 0
     with nogil:
-        for i in range(cls.shape[0]):
+        for i in range(n):
             if cls[i]:
                 rows[j] = i
                 j += 1
     return out
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def take(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids, const uint8_t[::1] trace_flags,
-         is_remote, const int64_t[::1] rows):
+def take(trace_ids, span_ids, trace_flags, is_remote, rows):
     """The four link columns restricted to `rows` (in bounds), gathered in one pass."""
-    cdef const uint8_t[::1] remote = np.ascontiguousarray(is_remote, dtype=np.bool_).view(np.uint8)
-    cdef Py_ssize_t j, r, k = rows.shape[0], n = trace_ids.shape[0]
-    cdef cnp.npy_intp dims[2]
-    dims[0] = k
-    dims[1] = 16
-    cdef cnp.ndarray t_arr = cnp.PyArray_EMPTY(2, dims, cnp.NPY_UINT8, 0)
-    dims[1] = 8
-    cdef cnp.ndarray s_arr = cnp.PyArray_EMPTY(2, dims, cnp.NPY_UINT8, 0)
-    cdef cnp.ndarray f_arr = cnp.PyArray_EMPTY(1, dims, cnp.NPY_UINT8, 0)
-    cdef cnp.ndarray r_arr = cnp.PyArray_EMPTY(1, dims, cnp.NPY_BOOL, 0)
-    cdef uint8_t[:, ::1] t = t_arr
-    cdef uint8_t[:, ::1] s = s_arr
-    cdef uint8_t[::1] f = f_arr
-    cdef uint8_t[::1] rr = r_arr.view(np.uint8)
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "take: trace_ids")
+    cdef Py_ssize_t j, r, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "take: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "take: trace_flags")
+    cdef const uint8_t* remote = _data(is_remote, n, 0, "take: is_remote")
+    cdef const int64_t* picked = _row_numbers(rows, "take")
+    cdef Py_ssize_t k = _rows_of(rows)
     for j in range(k):
-        if rows[j] < 0 or rows[j] >= n:
-            raise IndexError(f"take: row {rows[j]} out of range for {n} rows")
+        if picked[j] < 0 or picked[j] >= n:
+            raise IndexError(f"take: row {picked[j]} out of range for {n} rows")
+    cdef cnp.ndarray t_arr = _empty(k, 16), s_arr = _empty(k, 8), f_arr = _empty(k, 0)
+    cdef cnp.ndarray r_arr = _empty(k, 0, cnp.NPY_BOOL)
+    cdef uint8_t* t_out = <uint8_t*>cnp.PyArray_DATA(t_arr)
+    cdef uint8_t* s_out = <uint8_t*>cnp.PyArray_DATA(s_arr)
+    cdef uint8_t* f_out = <uint8_t*>cnp.PyArray_DATA(f_arr)
+    cdef uint8_t* r_out = <uint8_t*>cnp.PyArray_DATA(r_arr)
     with nogil:
         for j in range(k):
-            r = rows[j]
-            memcpy(&t[j, 0], &trace_ids[r, 0], 16)
-            memcpy(&s[j, 0], &span_ids[r, 0], 8)
-            f[j] = trace_flags[r]
-            rr[j] = remote[r]
-    return t_arr, s_arr, f_arr, r_arr
+            r = picked[j]
+            memcpy(t_out + 16 * j, t + 16 * r, 16)
+            memcpy(s_out + 8 * j, s + 8 * r, 8)
+            f_out[j] = f[r]
+            r_out[j] = remote[r] != 0
+    return _frozen(t_arr, s_arr, f_arr, r_arr, None)[:4]
 
 
 # ---------------------------------------------------------------- W3C traceparent
@@ -316,6 +484,8 @@ cdef int8_t _HEXVAL[256]  # lowercase hex digit values, -1 elsewhere; filled onc
 cdef int _c
 for _c in range(256):
     _HEXVAL[_c] = _c - 48 if 48 <= _c <= 57 else (_c - 87 if 97 <= _c <= 102 else -1)
+
+cdef uint64_t ONES = 0x0101010101010101
 
 
 cdef inline uint32_t _char(int kind, const void* data, Py_ssize_t i) noexcept nogil:
@@ -337,9 +507,7 @@ cdef inline int _hex2(const uint8_t* p) noexcept nogil:
 cdef bint _parse_ascii(const uint8_t* p, Py_ssize_t length,
                        uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
     """Parse a trimmed traceparent of `length` chars; reads at most p[0:56]."""
-    cdef int version, f, b, bad = 0
-    cdef uint8_t any_t = 0, any_s = 0
-    cdef Py_ssize_t j
+    cdef int version, f
     if length < TP_LEN or p[2] != 45 or p[35] != 45 or p[52] != 45:
         return False
     version = _hex2(p)
@@ -348,18 +516,8 @@ cdef bint _parse_ascii(const uint8_t* p, Py_ssize_t length,
         return False
     if length > TP_LEN and (version == 0 or p[TP_LEN] != 45):
         return False
-    for j in range(16):
-        b = _hex2(p + 3 + 2 * j)
-        bad |= b
-        tid[j] = <uint8_t>b
-        any_t |= <uint8_t>b
-    for j in range(8):
-        b = _hex2(p + 36 + 2 * j)
-        bad |= b
-        sid[j] = <uint8_t>b
-        any_s |= <uint8_t>b
     flags[0] = <uint8_t>f
-    return bad >= 0 and any_t != 0 and any_s != 0
+    return fl_hex_ids(p, tid, sid) and _nonzero(tid, 16) and _nonzero(sid, 8)
 
 
 cdef bint _parse_tp(int kind, const void* data, Py_ssize_t n,
@@ -399,15 +557,35 @@ cdef bint _parse_value(object value, uint8_t* tid, uint8_t* sid, uint8_t* flags)
     return ok
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def parse_traceparents(values, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids, uint8_t[::1] trace_flags):
+cdef inline str _text(object value):
+    return value if isinstance(value, str) else (<bytes>value).decode("latin-1")
+
+
+def parse_traceparents(values, states=None):
     cdef list seq = values if isinstance(values, list) else list(values)
     cdef Py_ssize_t i, n = len(seq)
-    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n:
-        raise ValueError("parse_traceparents: output columns must have one row per value")
+    cdef list raw = None, out_states = None
+    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
+    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
+    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
+    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
+    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
+    if states is not None:
+        raw = states if isinstance(states, list) else list(states)
+        if len(raw) != n:
+            raise ValueError(f"parse_traceparents: {len(raw)} trace states for {n} traceparents")
+    memset(cnp.PyArray_DATA(remote), 1, n)
     for i in range(n):
-        _parse_value(seq[i], &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+        if not _parse_value(seq[i], t + 16 * i, s + 8 * i, f + i) or raw is None or raw[i] is None:
+            continue
+        state = raw[i]
+        if not isinstance(state, (str, bytes)):  # a header value that is neither: the row is invalid
+            _parse_value(None, t + 16 * i, s + 8 * i, f + i)
+        elif state:  # a trace state is only read for a valid traceparent
+            if out_states is None:
+                out_states = [None] * n
+            out_states[i] = _text(state)
+    return _frozen(tids, sids, flags, remote, out_states)
 
 
 # ---------------------------------------------------------------- carriers
@@ -418,12 +596,14 @@ cdef enum:
     TRACESTATE = 2
 
 
+cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
+cdef uint64_t _TRACESTA = fl_le64(<const uint8_t*>b"tracesta")
+
+
 cdef inline int _header(object key):
     """TRACEPARENT or TRACESTATE for a str or bytes name matching it ASCII case-insensitively."""
     cdef const uint8_t* p
-    cdef const char* name
-    cdef Py_ssize_t n, j
-    cdef uint8_t c
+    cdef Py_ssize_t n
     if isinstance(key, str):
         n = len(<str>key)
         if (n != 11 and n != 10) or PyUnicode_KIND(key) != 1:
@@ -436,14 +616,14 @@ cdef inline int _header(object key):
         p = <const uint8_t*><const char*><bytes>key
     else:
         return OTHER
-    name = b"traceparent" if n == 11 else b"tracestate"
-    for j in range(n):
-        c = p[j]
-        if 65 <= c <= 90:
-            c += 32
-        if c != <uint8_t>name[j]:
-            return OTHER
-    return TRACEPARENT if n == 11 else TRACESTATE
+    # both names are letters only, so OR-ing 0x20 into a byte lowercases it without aliasing another
+    if n == 11:
+        if ((fl_le64(p) | ONES * 0x20) == _TRACEPAR and (p[8] | 0x20) == 101 and (p[9] | 0x20) == 110
+                and (p[10] | 0x20) == 116):
+            return TRACEPARENT
+    elif (fl_le64(p) | ONES * 0x20) == _TRACESTA and (p[8] | 0x20) == 116 and (p[9] | 0x20) == 101:
+        return TRACESTATE
+    return OTHER
 
 
 cdef class _Headers:
@@ -470,26 +650,38 @@ cdef class _Headers:
             if not isinstance(value, (str, bytes)):
                 self.bad = True
             else:
-                value = value if isinstance(value, str) else (<bytes>value).decode("latin-1")
+                value = _text(value)
                 self.tracestate = value if self.tracestate is None else self.tracestate + "," + value
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def parse_carriers(carriers, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids, uint8_t[::1] trace_flags):
+cdef inline object _only_traceparent(dict carrier):
+    """For a one-header dict: its value if the header is a traceparent, else None."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef object found = None
+    with cython.critical_section(carrier):
+        if PyDict_Next(carrier, &pos, &key, &value) and _header(<object>key) == TRACEPARENT:
+            found = <object>value  # a new reference, taken while the dict cannot change
+    return found
+
+
+def parse_carriers(carriers):
     cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
     cdef Py_ssize_t i, n = len(seq)
     cdef list states = None
     cdef _Headers h = _Headers()
-    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n:
-        raise ValueError("parse_carriers: output columns must have one row per carrier")
+    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
+    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
+    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
+    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
+    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
+    memset(cnp.PyArray_DATA(remote), 1, n)
     for i in range(n):
         carrier = seq[i]
-        if type(carrier) is dict and len(<dict>carrier) == 1:  # the common case: one header...
-            value = (<dict>carrier).get("traceparent")
-            if value is not None:  # ...and it is exactly "traceparent"
-                _parse_value(value, &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
-                continue
+        if type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
+            _parse_value(_only_traceparent(<dict>carrier), t + 16 * i, s + 8 * i, f + i)
+            continue
         h.reset()
         if carrier is None:
             pass
@@ -509,46 +701,46 @@ def parse_carriers(carriers, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids
             raise TypeError(
                 f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
                 f"got {type(carrier).__name__}")
-        if (_parse_value(h.traceparent if h.found == 1 and not h.bad else None,
-                         &trace_ids[i, 0], &span_ids[i, 0], &trace_flags[i])
+        if (_parse_value(h.traceparent if h.found == 1 and not h.bad else None, t + 16 * i, s + 8 * i, f + i)
                 and h.tracestate is not None):
             if states is None:
                 states = [None] * n
             states[i] = h.tracestate
-    return states
+    return _frozen(tids, sids, flags, remote, states)
 
 
 # ---------------------------------------------------------------- SpanContexts <-> columns
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def ids_from_contexts(contexts, uint8_t[:, ::1] trace_ids, uint8_t[:, ::1] span_ids,
-                      uint8_t[::1] trace_flags, uint8_t[::1] is_remote):
+def ids_from_contexts(contexts):
     cdef Py_ssize_t i, n = len(contexts)
     cdef list states = None
     cdef bytes raw
-    if trace_ids.shape[0] != n or span_ids.shape[0] != n or trace_flags.shape[0] != n or is_remote.shape[0] != n:
-        raise ValueError("ids_from_contexts: output columns must have one row per context")
+    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
+    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
+    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
+    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
+    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
+    cdef uint8_t* r = <uint8_t*>cnp.PyArray_DATA(remote)
     for i in range(n):
         ctx = contexts[i]
         if not isinstance(ctx, SpanContext):
             raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
         if (<tuple>ctx)[5]:
             raw = (<tuple>ctx)[0].to_bytes(16, "big")
-            memcpy(&trace_ids[i, 0], <const char*>raw, 16)
+            memcpy(t + 16 * i, <const char*>raw, 16)
             raw = (<tuple>ctx)[1].to_bytes(8, "big")
-            memcpy(&span_ids[i, 0], <const char*>raw, 8)
+            memcpy(s + 8 * i, <const char*>raw, 8)
         else:
-            memset(&trace_ids[i, 0], 0, 16)
-            memset(&span_ids[i, 0], 0, 8)
-        trace_flags[i] = int((<tuple>ctx)[3]) & 0xFF
-        is_remote[i] = 1 if (<tuple>ctx)[2] else 0
+            memset(t + 16 * i, 0, 16)
+            memset(s + 8 * i, 0, 8)
+        f[i] = int((<tuple>ctx)[3]) & 0xFF
+        r[i] = 1 if (<tuple>ctx)[2] else 0
         state = (<tuple>ctx)[4]
         if state:
             if states is None:
                 states = [None] * n
             states[i] = state.to_header()
-    return states
+    return _frozen(tids, sids, flags, remote, states)
 
 
 if not issubclass(SpanContext, tuple):
@@ -573,30 +765,38 @@ cdef inline object _span_context(object tid, object sid, bint remote, object fla
     return ctx
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def make_links(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
-               const uint8_t[::1] trace_flags, is_remote, const int64_t[::1] rows,
-               list trace_states, attributes, list dropped_attributes, link_type, stats):
-    cdef const uint8_t[::1] remote = np.ascontiguousarray(is_remote, dtype=np.bool_).view(np.uint8)
-    cdef Py_ssize_t j, r, k = rows.shape[0], n = trace_ids.shape[0]
-    cdef uint64_t hi, lo, s
+def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes,
+               list dropped_attributes, link_type, stats):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "make_links: trace_ids")
+    cdef Py_ssize_t j, r, k, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "make_links: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "make_links: trace_flags")
+    cdef const uint8_t* remote = _data(is_remote, n, 0, "make_links: is_remote")
+    cdef const int64_t* picked = NULL
+    cdef uint64_t sid
     cdef bint per_row = isinstance(attributes, list)
+    cdef PyTypeObject* cls
+    if not (isinstance(link_type, type) and issubclass(link_type, Link)):
+        raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
+    cls = <PyTypeObject*>link_type
+    if rows is None:
+        k = n
+    else:
+        picked = _row_numbers(rows, "make_links")
+        k = _rows_of(rows)
     cdef list out = [None] * k
-    new = link_type.__new__
     for j in range(k):
-        r = rows[j]
+        r = j if picked == NULL else picked[j]
         if r < 0 or r >= n:
             raise IndexError(f"make_links: row {r} out of range for {n} rows")
-        hi = _be64(&trace_ids[r, 0])
-        lo = _be64(&trace_ids[r, 8])
-        s = _be64(&span_ids[r, 0])
-        tid = (<object>hi << 64) | <object>lo if hi else <object>lo
+        sid = _be64(s + 8 * r)
         state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
-        ctx = _span_context(tid, s, remote[r] != 0, _FLAGS[trace_flags[r]], state, (hi != 0 or lo != 0) and s != 0)
-        link = new(link_type)
+        ctx = _span_context(fl_int_from_be16(t + 16 * r), PyLong_FromUnsignedLongLong(sid), remote[r] != 0,
+                            _FLAGS[f[r]], state, _nonzero(t + 16 * r, 16) and sid != 0)
+        link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
         link._context = ctx
-        link._attributes = (<list>attributes)[j] if per_row else attributes
+        if attributes is not None:  # link_type's class attributes are the defaults for what is not set
+            link._attributes = (<list>attributes)[j] if per_row else attributes
         if stats is not None:
             link._stats = stats
         if dropped_attributes is not None and dropped_attributes[j]:
@@ -605,11 +805,11 @@ def make_links(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
     return out
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def format_traceparents(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] span_ids,
-                        const uint8_t[::1] trace_flags):
-    cdef Py_ssize_t i, j, n = trace_ids.shape[0]
+def format_traceparents(trace_ids, span_ids, trace_flags):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "format_traceparents: trace_ids")
+    cdef Py_ssize_t i, j, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "format_traceparents: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "format_traceparents: trace_flags")
     cdef char buf[TP_LEN]
     cdef list out = [None] * n
     buf[0] = 48
@@ -619,13 +819,13 @@ def format_traceparents(const uint8_t[:, ::1] trace_ids, const uint8_t[:, ::1] s
     buf[52] = 45
     for i in range(n):
         for j in range(16):
-            buf[3 + 2 * j] = _HEX[trace_ids[i, j] >> 4]
-            buf[4 + 2 * j] = _HEX[trace_ids[i, j] & 15]
+            buf[3 + 2 * j] = _HEX[t[16 * i + j] >> 4]
+            buf[4 + 2 * j] = _HEX[t[16 * i + j] & 15]
         for j in range(8):
-            buf[36 + 2 * j] = _HEX[span_ids[i, j] >> 4]
-            buf[37 + 2 * j] = _HEX[span_ids[i, j] & 15]
-        buf[53] = _HEX[trace_flags[i] >> 4]
-        buf[54] = _HEX[trace_flags[i] & 15]
+            buf[36 + 2 * j] = _HEX[s[8 * i + j] >> 4]
+            buf[37 + 2 * j] = _HEX[s[8 * i + j] & 15]
+        buf[53] = _HEX[f[i] >> 4]
+        buf[54] = _HEX[f[i] & 15]
         out[i] = buf[:TP_LEN].decode("ascii")
     return out
 

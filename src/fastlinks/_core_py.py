@@ -11,7 +11,7 @@ import struct
 from collections.abc import Mapping
 
 import numpy as np
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import Link, SpanContext, TraceFlags
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -83,12 +83,22 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, s
     return np.sort(candidates[chosen]).astype(np.int64), invalid, duplicates, len(candidates) - max_links
 
 
+def _frozen(*columns):
+    for column in columns:
+        column.flags.writeable = False
+    return columns
+
+
+def _columns(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8), np.ones(n, np.bool_)
+
+
 def take(trace_ids, span_ids, trace_flags, is_remote, rows):
     n = len(trace_ids)
     if len(rows) and (rows.min() < 0 or rows.max() >= n):
         bad = rows[(rows < 0) | (rows >= n)][0]
         raise IndexError(f"take: row {bad} out of range for {n} rows")
-    return trace_ids[rows], span_ids[rows], trace_flags[rows], np.asarray(is_remote, dtype=bool)[rows]
+    return _frozen(trace_ids[rows], span_ids[rows], trace_flags[rows], np.asarray(is_remote, dtype=bool)[rows])
 
 
 def _parse_one(value: object) -> tuple[bytes, bytes, int] | None:
@@ -124,12 +134,28 @@ def _store(value, trace_ids, span_ids, trace_flags, i) -> bool:
     return True
 
 
-def parse_traceparents(values, trace_ids, span_ids, trace_flags) -> None:
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+def parse_traceparents(values, states=None):
+    values = list(values)
     n = len(values)
-    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n:
-        raise ValueError("parse_traceparents: output columns must have one row per value")
+    raw = None if states is None else list(states)
+    if raw is not None and len(raw) != n:
+        raise ValueError(f"parse_traceparents: {len(raw)} trace states for {n} traceparents")
+    trace_ids, span_ids, trace_flags, remote = _columns(n)
+    out_states = None
     for i in range(n):
-        _store(values[i], trace_ids, span_ids, trace_flags, i)
+        if not _store(values[i], trace_ids, span_ids, trace_flags, i) or raw is None or raw[i] is None:
+            continue
+        if not isinstance(raw[i], (str, bytes)):  # a header value that is neither: the row is invalid
+            _store(None, trace_ids, span_ids, trace_flags, i)
+        elif raw[i]:  # a trace state is only read for a valid traceparent
+            if out_states is None:
+                out_states = [None] * n
+            out_states[i] = _text(raw[i])
+    return (*_frozen(trace_ids, span_ids, trace_flags, remote), out_states)
 
 
 def _is_key(key: object, name: str) -> bool:
@@ -140,14 +166,10 @@ def _is_key(key: object, name: str) -> bool:
     return False
 
 
-def _text(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("latin-1")
-
-
-def parse_carriers(carriers, trace_ids, span_ids, trace_flags):
+def parse_carriers(carriers):
+    carriers = list(carriers)
     n = len(carriers)
-    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n:
-        raise ValueError("parse_carriers: output columns must have one row per carrier")
+    trace_ids, span_ids, trace_flags, remote = _columns(n)
     states = None
     for i in range(n):
         carrier = carriers[i]
@@ -189,13 +211,12 @@ def parse_carriers(carriers, trace_ids, span_ids, trace_flags):
             if states is None:
                 states = [None] * n
             states[i] = tracestate
-    return states
+    return (*_frozen(trace_ids, span_ids, trace_flags, remote), states)
 
 
-def ids_from_contexts(contexts, trace_ids, span_ids, trace_flags, is_remote):
+def ids_from_contexts(contexts):
     n = len(contexts)
-    if len(trace_ids) != n or len(span_ids) != n or len(trace_flags) != n or len(is_remote) != n:
-        raise ValueError("ids_from_contexts: output columns must have one row per context")
+    trace_ids, span_ids, trace_flags, is_remote = _columns(n)
     states = None
     for i in range(n):
         ctx = contexts[i]
@@ -213,16 +234,18 @@ def ids_from_contexts(contexts, trace_ids, span_ids, trace_flags, is_remote):
             if states is None:
                 states = [None] * n
             states[i] = ctx.trace_state.to_header()
-    return states
+    return (*_frozen(trace_ids, span_ids, trace_flags, is_remote), states)
 
 
 def make_links(
     trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, attributes, dropped_attributes, link_type, stats
 ):
     n = len(trace_ids)
+    if not (isinstance(link_type, type) and issubclass(link_type, Link)):
+        raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
     per_row = isinstance(attributes, list)
     out = []
-    for j, r in enumerate(rows.tolist()):
+    for j, r in enumerate(range(n) if rows is None else rows.tolist()):
         if not 0 <= r < n:
             raise IndexError(f"make_links: row {r} out of range for {n} rows")
         context = SpanContext(

@@ -44,9 +44,15 @@ class LinkBuffer:
             self._remote = np.resize(self._remote, grow)
         return n
 
-    def _commit(self, state: str | None, row_attributes: Mapping[str, Any]) -> None:
-        n = self._n
-        self._states.append(state)
+    def _append(self, columns: tuple[Any, ...], row_attributes: Mapping[str, Any]) -> None:
+        """Append row 0 of a kernel's one-row columns, with its trace state and attributes."""
+        tids, sids, flags, remote, states = columns
+        n = self._next_row()
+        self._trace_ids[n] = tids[0]
+        self._span_ids[n] = sids[0]
+        self._flags[n] = flags[0]
+        self._remote[n] = remote[0]
+        self._states.append(states[0] if states else None)
         for key, value in row_attributes.items():
             self._columns.setdefault(key, [None] * n).append(value)
         for column in self._columns.values():
@@ -56,15 +62,11 @@ class LinkBuffer:
 
     def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
         """Append the link in one message's headers (a mapping or (key, value) pairs, or None)."""
-        i = self._next_row()
         try:
-            states = _kernels.core.parse_carriers(
-                [headers], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1]
-            )
+            columns = _kernels.core.parse_carriers([headers])
         except TypeError as error:
             raise TypeError(str(error).replace("carriers[0]", "headers")) from None
-        self._remote[i] = True
-        self._commit(states[0] if states else None, row_attributes)
+        self._append(columns, row_attributes)
 
     def add_traceparent(
         self, value: str | bytes | None, tracestate: str | bytes | None = None, **row_attributes: Any
@@ -72,30 +74,15 @@ class LinkBuffer:
         """Append the link a W3C traceparent value names; a malformed one becomes an invalid row.
 
         `tracestate` is kept only for a valid traceparent, as in `LinkSet.from_traceparents`."""
-        i = self._next_row()
-        _kernels.core.parse_traceparents(
-            [value], self._trace_ids[i : i + 1], self._span_ids[i : i + 1], self._flags[i : i + 1]
-        )
-        self._remote[i] = True
-        if isinstance(tracestate, bytes):
-            tracestate = tracestate.decode("latin-1")
-        ok = self._trace_ids[i].any()
-        self._commit(tracestate if ok and isinstance(tracestate, str) and tracestate else None, row_attributes)
+        self._append(_kernels.core.parse_traceparents([value], [tracestate]), row_attributes)
 
     def add_context(self, span_context: SpanContext, **row_attributes: Any) -> None:
         """Append a link to a SpanContext."""
-        i = self._next_row()
         try:
-            states = _kernels.core.ids_from_contexts(
-                [span_context],
-                self._trace_ids[i : i + 1],
-                self._span_ids[i : i + 1],
-                self._flags[i : i + 1],
-                self._remote[i : i + 1].view(np.uint8),
-            )
+            columns = _kernels.core.ids_from_contexts([span_context])
         except TypeError as error:
             raise TypeError(str(error).replace("contexts[0]", "span_context")) from None
-        self._commit(states[0] if states else None, row_attributes)
+        self._append(columns, row_attributes)
 
     def to_linkset(self, attributes: Mapping[str, Any] | None = None) -> LinkSet:
         """The batch so far as a LinkSet (a copy); `attributes` apply to every row."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any, overload
 
 import numpy as np
@@ -15,11 +16,16 @@ from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestate
 
 _CHUNK = 4096  # rows materialized at a time when iterating
+_COLUMNS = ("trace_ids", "span_ids", "trace_flags", "is_remote")
 
 
 class LinkSetLink(Link):
-    """A Link built from a LinkSet row; it remembers what compaction dropped, for honest counts."""
+    """A Link built from a LinkSet row; it remembers what compaction dropped, for honest counts.
 
+    The class attributes are the defaults: a link without attributes, stats or dropped
+    attributes stores nothing for them, which keeps building 128 of them cheap."""
+
+    _attributes: Any = None
     _stats: CompactionStats | None = None
     _dropped_attributes = 0
 
@@ -28,6 +34,15 @@ class LinkSetLink(Link):
         """Attributes dropped by the SDK's limit plus those over the policy's per-link cap."""
         attributes = self._attributes
         return (attributes.dropped if isinstance(attributes, BoundedAttributes) else 0) + self._dropped_attributes
+
+
+def _frozen(
+    trace_ids: np.ndarray, span_ids: np.ndarray, trace_flags: np.ndarray, is_remote: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Columns a LinkSet owns are read-only: a LinkSet never changes once built."""
+    for column in (trace_ids, span_ids, trace_flags, is_remote):
+        column.flags.writeable = False
+    return trace_ids, span_ids, trace_flags, is_remote
 
 
 def _ids(name: str, value: Any, n: int | None, width: int) -> np.ndarray:
@@ -114,7 +129,8 @@ class LinkSet(Sequence[Link]):
         stats: CompactionStats | None = None,
         attribute_limit: int | None = None,
     ) -> None:
-        """Wrap ready columns as they are; use the `from_*` constructors, which check their input."""
+        """Wrap ready, read-only columns as they are; use the `from_*` constructors, which check
+        their input and freeze what they build."""
         self.trace_ids = trace_ids
         self.span_ids = span_ids
         self.trace_flags = trace_flags
@@ -124,23 +140,20 @@ class LinkSet(Sequence[Link]):
         self._shared = shared or {}
         self._columns = columns or {}
         self._attribute_limit = attribute_limit
-        for column in (trace_ids, span_ids, trace_flags, is_remote):
-            column.flags.writeable = False
 
     # ------------------------------------------------------------ constructors
 
     @classmethod
     def _with_attributes(
         cls,
-        trace_ids: np.ndarray,
-        span_ids: np.ndarray,
-        trace_flags: np.ndarray,
-        is_remote: np.ndarray,
-        trace_states: list[str | None] | None,
+        columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None] | None],
         attributes: Mapping[str, Any] | None,
     ) -> LinkSet:
-        shared, columns = _attributes.split(attributes, len(trace_ids))
-        return cls(trace_ids, span_ids, trace_flags, is_remote, trace_states, shared, columns)
+        """A LinkSet of a kernel's new columns (trace IDs, span IDs, flags, remote, trace states)."""
+        if attributes is None:
+            return cls(*columns)
+        shared, per_row = _attributes.split(attributes, len(columns[0]))
+        return cls(*columns, shared, per_row)
 
     @classmethod
     def from_arrays(
@@ -159,7 +172,9 @@ class LinkSet(Sequence[Link]):
         sids = _ids("span_ids", span_ids, n, 8)
         flags = _row_column("trace_flags", trace_flags, n, np.uint8, 255)
         remote = _row_column("is_remote", is_remote, n, np.bool_, 1)
-        return cls._with_attributes(tids, sids, flags, remote, _states("trace_states", trace_states, n), attributes)
+        return cls._with_attributes(
+            (*_frozen(tids, sids, flags, remote), _states("trace_states", trace_states, n)), attributes
+        )
 
     @classmethod
     def from_span_contexts(
@@ -167,11 +182,7 @@ class LinkSet(Sequence[Link]):
     ) -> LinkSet:
         """Links to the given SpanContexts (invalid ones are kept as rows, for compact() to count)."""
         contexts = contexts if isinstance(contexts, (list, tuple)) else list(contexts)
-        n = len(contexts)
-        tids, sids = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8)
-        flags, remote = np.empty(n, np.uint8), np.empty(n, np.bool_)
-        states = _kernels.core.ids_from_contexts(contexts, tids, sids, flags, remote.view(np.uint8))
-        return cls._with_attributes(tids, sids, flags, remote, states, attributes)
+        return cls._with_attributes(_kernels.core.ids_from_contexts(contexts), attributes)
 
     @classmethod
     def from_links(cls, links: Iterable[Link]) -> LinkSet:
@@ -200,26 +211,12 @@ class LinkSet(Sequence[Link]):
         if isinstance(traceparents, (str, bytes)):
             raise TypeError("traceparents: expected a sequence of values, got a single str/bytes")
         values = traceparents if isinstance(traceparents, (list, tuple)) else list(traceparents)
-        n = len(values)
-        tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
-        _kernels.core.parse_traceparents(values, tids, sids, flags)
-        states: list[str | None] = [None] * n
-        if tracestates is not None:
-            if isinstance(tracestates, (str, bytes)):
-                raise TypeError("tracestates: expected a sequence of values, got a single str/bytes")
-            raw = list(tracestates)
-            if len(raw) != n:
-                raise ValueError(f"tracestates: expected {n} values (one per traceparent), got {len(raw)}")
-            for i in np.flatnonzero(tids.any(axis=1)).tolist():  # a tracestate is read only for a valid row
-                s = raw[i]
-                if isinstance(s, (str, bytes)):
-                    states[i] = s if isinstance(s, str) else s.decode("latin-1")
-                elif s is not None:  # a header value that is neither str nor bytes: the row is invalid
-                    tids[i] = 0
-                    sids[i] = 0
-                    flags[i] = 0
-        remote = np.ones(n, np.bool_)
-        return cls._with_attributes(tids, sids, flags, remote, states if any(states) else None, attributes)
+        if isinstance(tracestates, (str, bytes)):
+            raise TypeError("tracestates: expected a sequence of values, got a single str/bytes")
+        states = None if tracestates is None else list(tracestates)
+        if states is not None and len(states) != len(values):
+            raise ValueError(f"tracestates: expected {len(values)} values (one per traceparent), got {len(states)}")
+        return cls._with_attributes(_kernels.core.parse_traceparents(values, states), attributes)
 
     @classmethod
     def from_carriers(
@@ -232,11 +229,7 @@ class LinkSet(Sequence[Link]):
         Keys match `traceparent`/`tracestate` case-insensitively; a row with a missing, repeated
         or malformed traceparent is invalid (counted by `compact()`); a carrier of the wrong type
         raises TypeError naming its index."""
-        carriers = carriers if isinstance(carriers, (list, tuple)) else list(carriers)
-        n = len(carriers)
-        tids, sids, flags = np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8)
-        states = _kernels.core.parse_carriers(carriers, tids, sids, flags)
-        return cls._with_attributes(tids, sids, flags, np.ones(n, np.bool_), states, attributes)
+        return cls._with_attributes(_kernels.core.parse_carriers(carriers), attributes)
 
     @classmethod
     def concat(cls, sets: Iterable[LinkSet]) -> LinkSet:
@@ -256,11 +249,9 @@ class LinkSet(Sequence[Link]):
             parts = [s.stats or CompactionStats(len(s), 0, 0, 0, len(s)) for s in sets]
             stats = CompactionStats(*(sum(column) for column in zip(*parts, strict=True)))
         limits = [s._attribute_limit for s in sets if s._attribute_limit is not None]
+        tids, sids, flags, remote = (np.concatenate([getattr(s, name) for s in sets]) for name in _COLUMNS)
         return cls(
-            np.concatenate([s.trace_ids for s in sets]),
-            np.concatenate([s.span_ids for s in sets]),
-            np.concatenate([s.trace_flags for s in sets]),
-            np.concatenate([s.is_remote for s in sets]),
+            *_frozen(tids, sids, flags, remote),
             states,
             shared,
             columns,
@@ -286,10 +277,12 @@ class LinkSet(Sequence[Link]):
         Returns a new LinkSet of the kept rows, in input order, with cumulative `stats`."""
         policy = policy if policy is not None else default_policy()
         kept, invalid, duplicates, over = self._select(policy)
-        before = self.stats or CompactionStats(len(self), 0, 0, 0, len(self))
-        stats = CompactionStats(
-            before.input, before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over, len(kept)
-        )
+        before = self.stats
+        if before is None:
+            stats = CompactionStats(len(self), invalid, duplicates, over, len(kept))
+        else:
+            dropped = (before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over)
+            stats = CompactionStats(before.input, *dropped, len(kept))
         return self._take(kept, stats, policy.attribute_limit)
 
     def _select(self, policy: LinkPolicy, keep_invalid: np.ndarray | None = None) -> tuple[np.ndarray, int, int, int]:
@@ -325,10 +318,9 @@ class LinkSet(Sequence[Link]):
         return mask
 
     def _take(self, rows: np.ndarray, stats: CompactionStats | None, attribute_limit: int | None) -> LinkSet:
-        picked = rows.tolist()
         states = None
         if self.trace_states is not None:
-            states = [self.trace_states[r] for r in picked]
+            states = [self.trace_states[r] for r in rows.tolist()]
             states = states if any(states) else None
         tids, sids, flags, remote = _kernels.core.take(
             self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
@@ -340,18 +332,23 @@ class LinkSet(Sequence[Link]):
             remote,
             states,
             self._shared,
-            _attributes.take(self._columns, rows),
+            _attributes.take(self._columns, rows) if self._columns else None,
             stats,
             attribute_limit,
         )
 
     # ------------------------------------------------------------ Sequence of Link
 
-    def _links(self, rows: np.ndarray) -> list[Link]:
+    def _links(self, rows: np.ndarray | None) -> list[Link]:
+        """Links for `rows` (None: every row)."""
         states = None
         if self.trace_states is not None:
-            states = [None if (raw := self.trace_states[r]) is None else parse_tracestate(raw) for r in rows.tolist()]
-        attrs, dropped = _attributes.per_row(self._shared, self._columns, rows, self._attribute_limit)
+            picked = range(len(self)) if rows is None else rows.tolist()
+            states = [None if (raw := self.trace_states[r]) is None else parse_tracestate(raw) for r in picked]
+        attrs, dropped = None, None
+        if self._shared or self._columns:
+            every = np.arange(len(self), dtype=np.int64) if rows is None else rows
+            attrs, dropped = _attributes.per_row(self._shared, self._columns, every, self._attribute_limit)
         return _kernels.core.make_links(
             self.trace_ids,
             self.span_ids,
@@ -384,8 +381,10 @@ class LinkSet(Sequence[Link]):
 
     def __iter__(self) -> Iterator[Link]:
         n = len(self)
-        for start in range(0, n, _CHUNK):
-            yield from self._links(np.arange(start, min(start + _CHUNK, n), dtype=np.int64))
+        if n <= _CHUNK:  # one list, no generator between the caller and the Links
+            return iter(self._links(None))
+        chunks = (np.arange(start, min(start + _CHUNK, n), dtype=np.int64) for start in range(0, n, _CHUNK))
+        return chain.from_iterable(map(self._links, chunks))
 
     def __repr__(self) -> str:
         return f"LinkSet(len={len(self)}, stats={self.stats})"
@@ -399,7 +398,7 @@ class LinkSet(Sequence[Link]):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the columns, not Link objects, so a batch travels cheaply between processes."""
         return (
-            LinkSet,
+            _unpickle,
             (
                 self.trace_ids,
                 self.span_ids,
@@ -412,3 +411,10 @@ class LinkSet(Sequence[Link]):
                 self._attribute_limit,
             ),
         )
+
+
+def _unpickle(
+    trace_ids: np.ndarray, span_ids: np.ndarray, trace_flags: np.ndarray, is_remote: np.ndarray, *rest: Any
+) -> LinkSet:
+    """A pickled LinkSet's columns arrive writable; freeze them again."""
+    return LinkSet(*_frozen(trace_ids, span_ids, trace_flags, is_remote), *rest)
