@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fastlinks import CompactionStats, LinkPolicy, LinkSet
 from fastlinks.policy import STRATEGIES
+from fastlinks.workload import colliding_ids
 
 SETTINGS = settings(
     max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -269,3 +270,20 @@ def test_policy_reads_the_environment(monkeypatch):
 def test_policy_rejects_bad_values(kwargs, error):
     with pytest.raises(error, match=next(iter(kwargs))):
         LinkPolicy(**kwargs)
+
+
+@pytest.mark.parametrize("same_hash", [True, False], ids=["one-hash", "one-table-slot"])
+def test_crafted_hash_collisions_change_no_result(both, same_hash):
+    """The link hash is public, so headers can be crafted to collide in it (workload.colliding_ids);
+    the compiled dedupe then switches to a secretly keyed hash, and must keep the same rows."""
+    compiled, pure = both
+    tids, sids = colliding_ids(3000, same_hash=same_hash)
+    rows = np.r_[np.arange(3000), np.arange(0, 3000, 7), np.arange(5)]  # 434 repeats, in input order
+    tids, sids = tids[rows], sids[rows]
+    flags = (np.arange(len(rows)) % 2).astype(np.uint8)
+    hashes = compiled.link_hash(tids, sids)
+    assert len(np.unique(hashes if same_hash else hashes & np.uint64(0xFFFFFFFF))) == 1
+    policy = LinkPolicy(max_links=100, seed=3)
+    got = run(compiled, tids, sids, flags, policy)
+    assert got[1:] == (0, 434, 3000 - 100)
+    assert got[0].tolist() == run(pure, tids, sids, flags, policy)[0].tolist()

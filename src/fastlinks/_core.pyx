@@ -9,12 +9,14 @@ columns a kernel returns are fresh and read-only.
 """
 cimport cython
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -308,12 +310,17 @@ cdef void _sift_up(_Keyed* heap, Py_ssize_t i) noexcept nogil:
     heap[i] = item
 
 
+cdef enum:
+    NO_MEMORY = -1
+    OVER_BUDGET = -2
+
+
 @cython.cdivision(True)
-cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
-                        Py_ssize_t n, Py_ssize_t valid) noexcept nogil:
-    """Open addressing on the link hash; marks every later repeat of a valid row as dropped.
-    Returns the number of repeats, or -1 when the table cannot be allocated."""
-    cdef Py_ssize_t i, cap = 16, duplicates = 0
+cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                             Py_ssize_t n, Py_ssize_t valid, Py_ssize_t budget) noexcept nogil:
+    """Open addressing on `hashes`: marks every later repeat of a valid row as dropped and returns
+    their number; OVER_BUDGET (marks undone) once probing takes more than `budget` steps."""
+    cdef Py_ssize_t i, cap = 16, duplicates = 0, steps = 0
     cdef uint64_t mask, slot
     cdef int32_t other
     cdef int32_t* table
@@ -321,7 +328,7 @@ cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, co
         cap <<= 1
     table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
     if table == NULL:
-        return -1
+        return NO_MEMORY
     memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
     for i in range(n):
@@ -340,8 +347,40 @@ cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, co
                 duplicates += 1
                 break
             slot = (slot + 1) & mask
+            steps += 1
+        if steps > budget:
+            PyMem_RawFree(table)
+            for i in range(n):  # a dropped row with non-zero IDs was a repeat: valid again
+                if cls[i] == 0 and _nonzero(tid + 16 * i, 16) and _nonzero(sid + 8 * i, 8):
+                    cls[i] = 1
+            return OVER_BUDGET
     PyMem_RawFree(table)
     return duplicates
+
+
+cdef uint64_t _TABLE_KEY = int.from_bytes(os.urandom(8), "little")  # secret, fixed for the process
+
+
+cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                        Py_ssize_t n, Py_ssize_t valid) noexcept nogil:
+    """Marks every later repeat of a valid row as dropped (cls 0) and returns their number, or
+    NO_MEMORY. The link hash is public, so headers from an attacker can be made to collide and
+    turn probing quadratic; when probing takes far longer than random IDs ever need, the pass
+    is redone on a hash keyed with a per-process secret. The rows marked are the same either way."""
+    cdef Py_ssize_t i, result
+    cdef uint64_t* keyed
+    result = _dedupe_pass(tid, sid, cls, hashes, n, valid, 8 * valid + 1024)
+    if result != OVER_BUDGET:
+        return result
+    keyed = <uint64_t*>PyMem_RawMalloc(n * sizeof(uint64_t) + 1)
+    if keyed == NULL:
+        return NO_MEMORY
+    for i in range(n):
+        if cls[i] == 1:
+            keyed[i] = _mix(_mix(_mix(_be64(tid + 16 * i) ^ _TABLE_KEY) ^ _be64(tid + 16 * i + 8)) ^ _be64(sid + 8 * i))
+    result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX)
+    PyMem_RawFree(keyed)
+    return result
 
 
 cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,

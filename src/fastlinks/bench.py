@@ -31,7 +31,7 @@ from .batch import start_batch_span
 from .linkset import LinkSet
 from .policy import LinkPolicy
 from .processor import LinkProcessor
-from .workload import make_carriers
+from .workload import colliding_ids, make_carriers
 
 SIZES = (10, 100, 500, 2000, 10_000)
 CAP = 128
@@ -229,6 +229,24 @@ def _compact(contender: str, n: int) -> Callable[[], Any]:
     return fastlinks_compact
 
 
+def _crafted(contender: str, n: int) -> Callable[[], Any]:
+    """compact() on IDs a hostile producer crafted to collide in the public link hash."""
+    tids, sids = colliding_ids(n, same_hash=False)
+    flags = np.ones(n, np.uint8)
+    if contender == "C":
+        ok = np.ones(n, bool)
+        return lambda: numpy_select(tids, sids, flags, ok)
+    columns = LinkSet.from_arrays(tids, sids, flags)
+    kernels = _kernels_for(contender)
+    policy = LinkPolicy()
+
+    def fastlinks_compact() -> LinkSet:
+        _kernels.core = kernels
+        return columns.compact(policy)
+
+    return fastlinks_compact
+
+
 def _batch_span(contender: str, n: int) -> Callable[[], Any]:
     carriers = make_carriers(n)
     tracer, exporter = _tracer(fastlinks=contender in ("D", "E"))
@@ -300,6 +318,7 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
         out += [_case("ingest", c, n, _ingest) for c in "ABC" + ours]
         out += [_case("parse+compact", c, n, _parse_compact) for c in ours]
         out += [_case("compact", c, n, _compact) for c in "BC" + ours]
+        out += [_case("compact crafted", c, n, _crafted) for c in "C" + ours]
         out += [_case("batch span", c, n, _batch_span) for c in ("A", "B", "C", *ours, "floor")]
     out += [_case("export", c, CAP, _export) for c in ("stock", *ours)]
     return out
@@ -421,6 +440,24 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
         [
             [f"{n:,}", *(_time(t("compact", c, n)) for c in "BCDE")]
             + [ratio(t("compact", c, n), t("compact", "E", n)) for c in "BC"]
+            for n in sizes
+        ],
+    )
+    lines += [
+        "",
+        "**compact, crafted IDs**: every row's link hash shares its low 32 bits "
+        "(`workload.colliding_ids`), as a hostile producer can arrange",
+        "",
+    ]
+    lines += _table(
+        ["N", "C numpy", "D fastlinks (python)", "E fastlinks (cython)", "E vs C", "E crafted / E random IDs"],
+        [
+            [
+                f"{n:,}",
+                *(_time(t("compact crafted", c, n)) for c in "CDE"),
+                ratio(t("compact crafted", "C", n), t("compact crafted", "E", n)),
+                ratio(t("compact crafted", "E", n), t("compact", "E", n)),
+            ]
             for n in sizes
         ],
     )
