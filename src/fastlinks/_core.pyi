@@ -60,3 +60,6 @@ def make_links(
 
 def format_traceparents(trace_ids: U8, span_ids: U8, trace_flags: U8) -> list[str]:
     """Render each row as a version-00 traceparent."""
+
+HEX_DECODER: str
+"""Compiled module only: how this build decodes ID hex digits, "vector", "sse2" or "swar"."""
