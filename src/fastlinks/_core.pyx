@@ -68,7 +68,8 @@ cdef extern from *:
     #endif
         return v;
     }
-    /* A 16-byte big-endian unsigned integer as a Python int, in one allocation. */
+    /* A non-zero 16-byte big-endian unsigned integer as a Python int, in one allocation (for
+       zero, CPython 3.11 reads a digit it never wrote: callers use a 0 they hold instead). */
     static PyObject *fl_int_from_be16(const unsigned char *p) {
     #if PY_VERSION_HEX >= 0x030D0000
         return PyLong_FromUnsignedNativeBytes(p, 16, Py_ASNATIVEBYTES_BIG_ENDIAN);
@@ -397,8 +398,8 @@ cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes,
             continue
         item.row = i
         item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (flags[i] & 1) else 0)
-        if size == k and item.tier > heap[0].tier:
-            continue  # worse than every kept row whatever its key
+        if size == k and (k == 0 or item.tier > heap[0].tier):
+            continue  # nothing is kept, or worse than every kept row whatever its key
         if strategy == FIRST:
             item.key = <uint64_t>i
         elif strategy == LAST:
@@ -813,7 +814,7 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef const uint8_t* remote = _data(is_remote, n, 0, "make_links: is_remote")
     cdef const int64_t* picked = NULL
     cdef uint64_t sid
-    cdef bint per_row = isinstance(attributes, list)
+    cdef bint valid, per_row = isinstance(attributes, list)
     cdef PyTypeObject* cls
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
@@ -830,8 +831,9 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
             raise IndexError(f"make_links: row {r} out of range for {n} rows")
         sid = _be64(s + 8 * r)
         state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
-        ctx = _span_context(fl_int_from_be16(t + 16 * r), PyLong_FromUnsignedLongLong(sid), remote[r] != 0,
-                            _FLAGS[f[r]], state, _nonzero(t + 16 * r, 16) and sid != 0)
+        valid = _nonzero(t + 16 * r, 16)
+        ctx = _span_context(fl_int_from_be16(t + 16 * r) if valid else 0, PyLong_FromUnsignedLongLong(sid),
+                            remote[r] != 0, _FLAGS[f[r]], state, valid and sid != 0)
         link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
         link._context = ctx
         if attributes is not None:  # link_type's class attributes are the defaults for what is not set
