@@ -137,3 +137,17 @@ def test_link_buffer_grows_amortized(impl):
     assert len(ls) == 1000 and ls.valid.all()
     assert int.from_bytes(ls.trace_ids[999].tobytes(), "big") == 1000
     assert np.array_equal(ls.trace_flags, np.ones(1000, np.uint8))
+
+
+def test_link_buffer_judges_each_traceparent_like_from_traceparents(impl):
+    pairs = [(VALID, "k=v"), (OTHER, 7), ("broken", "k=v"), (OTHER, b"a=b"), (None, None), (VALID, "")]
+    buf = LinkBuffer(capacity=1)
+    for value, state in pairs:
+        buf.add_traceparent(value, state)
+    got = buf.to_linkset()
+    expected = LinkSet.from_traceparents([v for v, _ in pairs], [s for _, s in pairs])
+    for column in ("trace_ids", "span_ids", "trace_flags", "is_remote"):
+        assert np.array_equal(getattr(got, column), getattr(expected, column)), column
+    assert [link.context.trace_state for link in got] == [link.context.trace_state for link in expected]
+    assert got.valid.tolist() == [True, False, False, True, False, True]  # a state of type int voids its row
+    assert dict(got[3].context.trace_state) == {"a": "b"}
