@@ -216,11 +216,31 @@ cdef cnp.ndarray _empty(Py_ssize_t rows, int width, int typenum=cnp.NPY_UINT8):
     return cnp.PyArray_EMPTY(2 if width else 1, dims, typenum, 0)
 
 
-cdef tuple _frozen(cnp.ndarray tids, cnp.ndarray sids, cnp.ndarray flags, cnp.ndarray remote, object states):
-    """A kernel's new columns, read-only from here on, with the raw trace states."""
-    for arr in (tids, sids, flags, remote):
-        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>arr, cnp.NPY_ARRAY_WRITEABLE)
-    return tids, sids, flags, remote, states
+cdef class _NewColumns:
+    """A kernel's output: fresh (n, 16) trace ID, (n, 8) span ID, (n,) flag and (n,) bool remote
+    columns, with their data pointers for the kernel to fill; `frozen()` hands them over read-only."""
+    cdef cnp.ndarray trace_ids, span_ids, trace_flags, is_remote
+    cdef uint8_t* t
+    cdef uint8_t* s
+    cdef uint8_t* f
+    cdef uint8_t* r
+
+    def __cinit__(self, Py_ssize_t n, bint remote):
+        self.trace_ids = _empty(n, 16)
+        self.span_ids = _empty(n, 8)
+        self.trace_flags = _empty(n, 0)
+        self.is_remote = _empty(n, 0, cnp.NPY_BOOL)
+        self.t = <uint8_t*>cnp.PyArray_DATA(self.trace_ids)
+        self.s = <uint8_t*>cnp.PyArray_DATA(self.span_ids)
+        self.f = <uint8_t*>cnp.PyArray_DATA(self.trace_flags)
+        self.r = <uint8_t*>cnp.PyArray_DATA(self.is_remote)
+        if remote:  # every row is a remote context (parsed from headers)
+            memset(self.r, 1, n)
+
+    cdef tuple frozen(self):
+        for arr in (self.trace_ids, self.span_ids, self.trace_flags, self.is_remote):
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>arr, cnp.NPY_ARRAY_WRITEABLE)
+        return self.trace_ids, self.span_ids, self.trace_flags, self.is_remote
 
 # ---------------------------------------------------------------- hashing
 
@@ -249,8 +269,9 @@ cdef inline bint _nonzero(const uint8_t* p, int width) noexcept nogil:
     return (a | b) != 0
 
 
-cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s) noexcept nogil:
-    return _mix(_mix(_mix(_be64(t)) ^ _be64(t + 8)) ^ _be64(s))
+cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s, uint64_t key=0) noexcept nogil:
+    """The documented link hash (key 0); another key gives a hash of the same shape nobody can predict."""
+    return _mix(_mix(_mix(_be64(t) ^ key) ^ _be64(t + 8)) ^ _be64(s))
 
 
 def link_hash(trace_ids, span_ids):
@@ -378,7 +399,7 @@ cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, co
         return NO_MEMORY
     for i in range(n):
         if cls[i] == 1:
-            keyed[i] = _mix(_mix(_mix(_be64(tid + 16 * i) ^ _TABLE_KEY) ^ _be64(tid + 16 * i + 8)) ^ _be64(sid + 8 * i))
+            keyed[i] = _link_hash(tid + 16 * i, sid + 8 * i, _TABLE_KEY)
     result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX)
     PyMem_RawFree(keyed)
     return result
@@ -502,20 +523,15 @@ def take(trace_ids, span_ids, trace_flags, is_remote, rows):
     for j in range(k):
         if picked[j] < 0 or picked[j] >= n:
             raise IndexError(f"take: row {picked[j]} out of range for {n} rows")
-    cdef cnp.ndarray t_arr = _empty(k, 16), s_arr = _empty(k, 8), f_arr = _empty(k, 0)
-    cdef cnp.ndarray r_arr = _empty(k, 0, cnp.NPY_BOOL)
-    cdef uint8_t* t_out = <uint8_t*>cnp.PyArray_DATA(t_arr)
-    cdef uint8_t* s_out = <uint8_t*>cnp.PyArray_DATA(s_arr)
-    cdef uint8_t* f_out = <uint8_t*>cnp.PyArray_DATA(f_arr)
-    cdef uint8_t* r_out = <uint8_t*>cnp.PyArray_DATA(r_arr)
+    cdef _NewColumns out = _NewColumns(k, False)
     with nogil:
         for j in range(k):
             r = picked[j]
-            memcpy(t_out + 16 * j, t + 16 * r, 16)
-            memcpy(s_out + 8 * j, s + 8 * r, 8)
-            f_out[j] = f[r]
-            r_out[j] = remote[r] != 0
-    return _frozen(t_arr, s_arr, f_arr, r_arr, None)[:4]
+            memcpy(out.t + 16 * j, t + 16 * r, 16)
+            memcpy(out.s + 8 * j, s + 8 * r, 8)
+            out.f[j] = f[r]
+            out.r[j] = remote[r] != 0
+    return out.frozen()
 
 
 # ---------------------------------------------------------------- W3C traceparent
@@ -605,16 +621,14 @@ def parse_traceparents(values, states=None):
     cdef list seq = values if isinstance(values, list) else list(values)
     cdef Py_ssize_t i, n = len(seq)
     cdef list raw = None, out_states = None
-    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
-    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
-    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
-    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
-    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
+    cdef _NewColumns out = _NewColumns(n, True)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
     if states is not None:
         raw = states if isinstance(states, list) else list(states)
         if len(raw) != n:
             raise ValueError(f"parse_traceparents: {len(raw)} trace states for {n} traceparents")
-    memset(cnp.PyArray_DATA(remote), 1, n)
     for i in range(n):
         if not _parse_value(seq[i], t + 16 * i, s + 8 * i, f + i) or raw is None or raw[i] is None:
             continue
@@ -625,7 +639,7 @@ def parse_traceparents(values, states=None):
             if out_states is None:
                 out_states = [None] * n
             out_states[i] = _text(state)
-    return _frozen(tids, sids, flags, remote, out_states)
+    return out.frozen() + (out_states,)
 
 
 # ---------------------------------------------------------------- carriers
@@ -711,12 +725,10 @@ def parse_carriers(carriers):
     cdef Py_ssize_t i, n = len(seq)
     cdef list states = None
     cdef _Headers h = _Headers()
-    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
-    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
-    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
-    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
-    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
-    memset(cnp.PyArray_DATA(remote), 1, n)
+    cdef _NewColumns out = _NewColumns(n, True)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
     for i in range(n):
         carrier = seq[i]
         if type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
@@ -746,7 +758,7 @@ def parse_carriers(carriers):
             if states is None:
                 states = [None] * n
             states[i] = h.tracestate
-    return _frozen(tids, sids, flags, remote, states)
+    return out.frozen() + (states,)
 
 
 # ---------------------------------------------------------------- SpanContexts <-> columns
@@ -755,12 +767,11 @@ def ids_from_contexts(contexts):
     cdef Py_ssize_t i, n = len(contexts)
     cdef list states = None
     cdef bytes raw
-    cdef cnp.ndarray tids = _empty(n, 16), sids = _empty(n, 8), flags = _empty(n, 0)
-    cdef cnp.ndarray remote = _empty(n, 0, cnp.NPY_BOOL)
-    cdef uint8_t* t = <uint8_t*>cnp.PyArray_DATA(tids)
-    cdef uint8_t* s = <uint8_t*>cnp.PyArray_DATA(sids)
-    cdef uint8_t* f = <uint8_t*>cnp.PyArray_DATA(flags)
-    cdef uint8_t* r = <uint8_t*>cnp.PyArray_DATA(remote)
+    cdef _NewColumns out = _NewColumns(n, False)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
+    cdef uint8_t* r = out.r
     for i in range(n):
         ctx = contexts[i]
         if not isinstance(ctx, SpanContext):
@@ -780,7 +791,7 @@ def ids_from_contexts(contexts):
             if states is None:
                 states = [None] * n
             states[i] = state.to_header()
-    return _frozen(tids, sids, flags, remote, states)
+    return out.frozen() + (states,)
 
 
 if not issubclass(SpanContext, tuple):

@@ -211,14 +211,8 @@ def _parse_compact(contender: str, n: int) -> Callable[[], Any]:
     return parse_and_compact
 
 
-def _compact(contender: str, n: int) -> Callable[[], Any]:
-    columns = LinkSet.from_carriers(make_carriers(n))
-    tids, sids, flags = columns.trace_ids, columns.span_ids, columns.trace_flags
-    if contender == "B":
-        return lambda: careful_select(tids, sids, flags)
-    if contender == "C":
-        ok = columns.valid
-        return lambda: numpy_select(tids, sids, flags, ok)
+def _fastlinks_compact(contender: str, columns: LinkSet) -> Callable[[], Any]:
+    """D or E: `columns.compact()` on that contender's kernels."""
     kernels = _kernels_for(contender)
     policy = LinkPolicy()
 
@@ -227,6 +221,17 @@ def _compact(contender: str, n: int) -> Callable[[], Any]:
         return columns.compact(policy)
 
     return fastlinks_compact
+
+
+def _compact(contender: str, n: int) -> Callable[[], Any]:
+    columns = LinkSet.from_carriers(make_carriers(n))
+    tids, sids, flags = columns.trace_ids, columns.span_ids, columns.trace_flags
+    if contender == "B":
+        return lambda: careful_select(tids, sids, flags)
+    if contender == "C":
+        ok = columns.valid
+        return lambda: numpy_select(tids, sids, flags, ok)
+    return _fastlinks_compact(contender, columns)
 
 
 def _crafted(contender: str, n: int) -> Callable[[], Any]:
@@ -237,14 +242,7 @@ def _crafted(contender: str, n: int) -> Callable[[], Any]:
         ok = np.ones(n, bool)
         return lambda: numpy_select(tids, sids, flags, ok)
     columns = LinkSet.from_arrays(tids, sids, flags)
-    kernels = _kernels_for(contender)
-    policy = LinkPolicy()
-
-    def fastlinks_compact() -> LinkSet:
-        _kernels.core = kernels
-        return columns.compact(policy)
-
-    return fastlinks_compact
+    return _fastlinks_compact(contender, columns)
 
 
 def _batch_span(contender: str, n: int) -> Callable[[], Any]:
