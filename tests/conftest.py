@@ -37,3 +37,12 @@ def both():
     if COMPILED is None:
         pytest.skip("compiled kernels not built")
     return COMPILED, _core_py
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_once():
+    """Each test sees fastlinks' once-per-cause log lines afresh."""
+    from fastlinks import _otel_compat
+
+    _otel_compat._logged.clear()
+    yield

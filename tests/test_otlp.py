@@ -118,7 +118,9 @@ def test_encoders_agree_across_implementations(both):
     from fastlinks.otlp import _encode_attribute
 
     for span in finished_spans(300, seed=5):
-        assert compiled.encode_links(span.links, _encode_attribute) == pure.encode_links(span.links, _encode_attribute)
+        assert compiled.encode_links(span.links, _encode_attribute, True, True) == pure.encode_links(
+            span.links, _encode_attribute, True, True
+        )
 
 
 def test_attribute_values_of_every_kind_encode_like_the_stock_encoder(impl):
@@ -156,7 +158,7 @@ def test_links_outside_the_sdk_empty_keys_and_plain_mappings(impl):
     from fastlinks.otlp import _encode_attribute
 
     attributes = {"": "no key", "k": 1, 5: "non-str key"}
-    raw = impl.encode_links([Link(SpanContext(3, 4, True, TraceFlags(3)), attributes)], _encode_attribute)
+    raw = impl.encode_links([Link(SpanContext(3, 4, True, TraceFlags(3)), attributes)], _encode_attribute, True, True)
     (link,) = PB2Span.FromString(raw).links
     assert [a.SerializeToString() for a in link.attributes] == [
         a.SerializeToString() for a in _encode_attributes(attributes)

@@ -37,6 +37,21 @@ def _check_sequence_value(key: str, index: int, value: Sequence[Any]) -> None:
         raise TypeError(f"attributes[{key!r}][{index}]: a sequence value must hold one of str, bool, int, float")
 
 
+def row_value(key: object, value: object) -> object:
+    """One row's value for a per-row column, checked as the column would check it: str, bytes
+    (UTF-8, decoded), bool, int (64-bit), float, None, or a list/tuple of one of the first four."""
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"attributes: keys must be non-empty str, got {key!r}")
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        kinds = {type(v) for v in value}
+        if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
+            raise TypeError(f"attributes[{key!r}]: a sequence value must hold one of str, bool, int, float")
+        return value
+    return _scalar(key, value)
+
+
 def _column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | np.ndarray:
     """A per-row column: a 1-D array or a list with one value (or None) per row."""
     if isinstance(value, np.ndarray):

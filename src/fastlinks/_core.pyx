@@ -22,7 +22,8 @@ from collections.abc import Mapping
 import numpy as np
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, SpanContext, TraceFlags
-from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
+from operator import index as _index
 
 cnp.import_array()
 
@@ -38,6 +39,7 @@ cdef enum:
     RANDOM = 2
     CONSISTENT = 3
     TP_LEN = 55          # len("00-" + 32 hex + "-" + 16 hex + "-" + 2 hex)
+    MAX_MEMBERS = 32     # W3C: a tracestate with more list-members than this is discarded whole
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's gamma
 
@@ -76,6 +78,23 @@ cdef extern from *:
     #else
         return _PyLong_FromByteArray(p, 16, 0, 0);
     #endif
+    }
+
+    /* An exact int in [0, 2**128) as two native 64-bit words (lo, hi); -1 when it does not fit. */
+    static int fl_int_to_words(PyObject *v, uint64_t *words) {
+        unsigned char buf[16];
+    #if PY_VERSION_HEX >= 0x030D0000
+        Py_ssize_t need = PyLong_AsNativeBytes(v, buf, 16,
+                                               Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER
+                                               | Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+        if (need < 0) { PyErr_Clear(); return -1; }
+        if (need > 16) return -1;
+    #else
+        if (_PyLong_AsByteArray((PyLongObject *)v, buf, 16, 1, 0) < 0) { PyErr_Clear(); return -1; }
+    #endif
+        words[0] = fl_le64(buf);
+        words[1] = fl_le64(buf + 8);
+        return 0;
     }
 
     /* Lowercase hex digits to bytes: fl_hex_ids decodes a traceparent's 32 + 16 ID digits (at
@@ -171,6 +190,7 @@ cdef extern from *:
     """
     uint64_t fl_le64(const uint8_t*) noexcept nogil
     object fl_int_from_be16(const uint8_t*)
+    int fl_int_to_words(object, uint64_t*)
     bint fl_hex_ids(const uint8_t*, uint8_t*, uint8_t*) noexcept nogil
     const char* FL_HEX_DECODER
 
@@ -445,13 +465,16 @@ cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes,
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links,
-            bint dedupe, str strategy, bint prefer_sampled, uint64_t seed):
+            bint dedupe, object strategy, bint prefer_sampled, uint64_t seed):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "compact: trace_ids")
     cdef Py_ssize_t n = _rows_of(trace_ids)
     cdef const uint8_t* s = _data(span_ids, n, 8, "compact: span_ids")
     cdef const uint8_t* f = _data(trace_flags, n, 0, "compact: trace_flags")
     cdef const uint8_t* keep = NULL
-    cdef int strat = _STRATEGIES[strategy]
+    cdef object known = _STRATEGIES.get(strategy) if isinstance(strategy, str) else None
+    if known is None:
+        raise ValueError(f"compact: strategy must be one of first, last, random, consistent; got {strategy!r}")
+    cdef int strat = known
     cdef bint hashed = dedupe or strat == CONSISTENT
     cdef Py_ssize_t i, valid = 0, invalid = 0, duplicates = 0, candidates, kept
     cdef uint8_t* cls
@@ -614,7 +637,33 @@ cdef bint _parse_value(object value, uint8_t* tid, uint8_t* sid, uint8_t* flags)
 
 
 cdef inline str _text(object value):
-    return value if isinstance(value, str) else (<bytes>value).decode("latin-1")
+    """A str or bytes header value as an exact str (a subclass, numpy.str_ say, is copied)."""
+    if type(value) is str:
+        return <str>value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return (<bytes>value).decode("latin-1")
+
+
+cdef inline bint _blank(object value):
+    """True for a str or bytes value of spaces, tabs and commas only: a tracestate with no member."""
+    cdef Py_ssize_t i, n
+    cdef int kind
+    cdef const void* data
+    cdef uint32_t c
+    if isinstance(value, str):
+        kind = PyUnicode_KIND(value)
+        data = PyUnicode_DATA(value)
+        n = len(<str>value)
+    else:
+        kind = 1
+        data = <const char*><bytes>value
+        n = len(<bytes>value)
+    for i in range(n):
+        c = _char(kind, data, i)
+        if c != 32 and c != 9 and c != 44:
+            return False
+    return True
 
 
 def parse_traceparents(values, states=None):
@@ -681,15 +730,21 @@ cdef inline int _header(object key):
 
 
 cdef class _Headers:
-    """What one carrier holds of trace context; reused for every carrier of one call."""
-    cdef object traceparent, tracestate
-    cdef int found
+    """What one carrier holds of trace context; reused for every carrier of one call.
+
+    Repeated tracestate headers are collected and joined once; past MAX_MEMBERS non-blank ones
+    the joined value could only parse to an empty trace state, so collecting stops there and
+    the row gets none. Work stays linear in the headers' bytes whatever a producer sends."""
+    cdef object traceparent
+    cdef list states
+    cdef int found, members
     cdef bint bad
 
     cdef inline void reset(self):
         self.traceparent = None
-        self.tracestate = None
+        self.states = None
         self.found = 0
+        self.members = 0
         self.bad = False
 
     cdef inline void see(self, object key, object value):
@@ -703,9 +758,19 @@ cdef class _Headers:
         elif which == TRACESTATE:
             if not isinstance(value, (str, bytes)):
                 self.bad = True
-            else:
-                value = _text(value)
-                self.tracestate = value if self.tracestate is None else self.tracestate + "," + value
+            elif self.members <= MAX_MEMBERS:
+                if not _blank(value):
+                    self.members += 1
+                if self.states is None:
+                    self.states = [_text(value)]
+                else:
+                    self.states.append(_text(value))
+
+    cdef inline object tracestate(self):
+        """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
+        if self.states is None or self.members > MAX_MEMBERS:
+            return None
+        return self.states[0] if len(self.states) == 1 else ",".join(self.states)
 
 
 cdef inline object _only_traceparent(dict carrier):
@@ -721,6 +786,8 @@ cdef inline object _only_traceparent(dict carrier):
 
 
 def parse_carriers(carriers):
+    if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
+        raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
     cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
     cdef Py_ssize_t i, n = len(seq)
     cdef list states = None
@@ -753,49 +820,79 @@ def parse_carriers(carriers):
             raise TypeError(
                 f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
                 f"got {type(carrier).__name__}")
-        if (_parse_value(h.traceparent if h.found == 1 and not h.bad else None, t + 16 * i, s + 8 * i, f + i)
-                and h.tracestate is not None):
-            if states is None:
-                states = [None] * n
-            states[i] = h.tracestate
+        if _parse_value(h.traceparent if h.found == 1 and not h.bad else None, t + 16 * i, s + 8 * i, f + i):
+            state = h.tracestate()
+            if state is not None:
+                if states is None:
+                    states = [None] * n
+                states[i] = state
     return out.frozen() + (states,)
 
 
 # ---------------------------------------------------------------- SpanContexts <-> columns
 
-def ids_from_contexts(contexts):
+# SpanContext is a 6-tuple subclass (trace_id, span_id, is_remote, trace_flags, trace_state,
+# is_valid) in every supported API; `_otel_compat` checks the whole layout and passes `fast`.
+# This is the kernel's own guard: no tuple cast or allocation unless the type really is a tuple.
+# Beyond tuple's own fields it may only have the __dict__/__weakref__ pointers, which
+# PyType_GenericAlloc leaves NULL (a dict is made on first use).
+cdef bint _CONTEXT_IS_TUPLE = (issubclass(SpanContext, tuple)
+                               and SpanContext.__itemsize__ == tuple.__itemsize__
+                               and SpanContext.__basicsize__ - tuple.__basicsize__
+                               == sizeof(void*) * ((SpanContext.__dictoffset__ != 0)
+                                                   + (SpanContext.__weakrefoffset__ != 0)))
+cdef object _SPAN_ID_LIMIT = 2**64
+
+
+cdef inline object _id_value(object value, object limit):
+    """An ID as a Python int in [0, limit), or 0 for anything else (out of range, not an integer)."""
+    if type(value) is not int:
+        try:
+            value = _index(value)
+        except TypeError:
+            return 0
+    return value if 0 <= value < limit else 0
+
+
+cdef inline void _put_id(object value, uint8_t* out, int width):
+    cdef bytes raw = value.to_bytes(width, "big")
+    memcpy(out, <const char*>raw, width)
+
+
+def ids_from_contexts(contexts, bint fast):
     cdef Py_ssize_t i, n = len(contexts)
     cdef list states = None
-    cdef bytes raw
     cdef _NewColumns out = _NewColumns(n, False)
     cdef uint8_t* t = out.t
     cdef uint8_t* s = out.s
     cdef uint8_t* f = out.f
     cdef uint8_t* r = out.r
+    fast = fast and _CONTEXT_IS_TUPLE
     for i in range(n):
         ctx = contexts[i]
-        if not isinstance(ctx, SpanContext):
-            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
-        if (<tuple>ctx)[5]:
-            raw = (<tuple>ctx)[0].to_bytes(16, "big")
-            memcpy(t + 16 * i, <const char*>raw, 16)
-            raw = (<tuple>ctx)[1].to_bytes(8, "big")
-            memcpy(s + 8 * i, <const char*>raw, 8)
+        if fast and type(ctx) is SpanContext:
+            tid, sid, remote, flags, state, valid = <tuple>ctx
+        elif isinstance(ctx, SpanContext):  # a subclass may compute its fields: ask it
+            tid, sid, remote, flags = ctx.trace_id, ctx.span_id, ctx.is_remote, ctx.trace_flags
+            state, valid = ctx.trace_state, ctx.is_valid
         else:
-            memset(t + 16 * i, 0, 16)
-            memset(s + 8 * i, 0, 8)
-        f[i] = int((<tuple>ctx)[3]) & 0xFF
-        r[i] = 1 if (<tuple>ctx)[2] else 0
-        state = (<tuple>ctx)[4]
-        if state:
+            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
+        tid = _id_value(tid, _TRACE_ID_LIMIT)
+        sid = _id_value(sid, _SPAN_ID_LIMIT)
+        if not valid and tid and sid:  # the context says invalid: its row must be too
+            tid = sid = 0
+        _put_id(tid, t + 16 * i, 16)  # kept even for an invalid context, as the SDK keeps them
+        _put_id(sid, s + 8 * i, 8)
+        try:
+            f[i] = (flags if type(flags) is int or type(flags) is TraceFlags else _index(flags)) & 0xFF
+        except TypeError:
+            raise TypeError(f"contexts[{i}]: trace_flags must be an integer, got {type(flags).__name__}") from None
+        r[i] = 1 if remote else 0
+        if state and isinstance(state, TraceState):
             if states is None:
                 states = [None] * n
             states[i] = state.to_header()
     return out.frozen() + (states,)
-
-
-if not issubclass(SpanContext, tuple):
-    raise ImportError("fastlinks: opentelemetry's SpanContext is no longer the tuple subclass fastlinks builds")
 
 
 cdef inline void _set_item(object tup, Py_ssize_t i, object item):
@@ -805,7 +902,8 @@ cdef inline void _set_item(object tup, Py_ssize_t i, object item):
 
 cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
     """What `SpanContext(tid, sid, remote, flags, state)` returns, for IDs already validated:
-    the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them."""
+    the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them.
+    Only called when `_CONTEXT_IS_TUPLE` and the caller's `fast` (the full layout check) hold."""
     ctx = PyType_GenericAlloc(<PyTypeObject*>SpanContext, 6)
     _set_item(ctx, 0, tid)
     _set_item(ctx, 1, sid)
@@ -817,7 +915,7 @@ cdef inline object _span_context(object tid, object sid, bint remote, object fla
 
 
 def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes,
-               list dropped_attributes, link_type, stats):
+               list dropped_attributes, link_type, stats, bint fast):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "make_links: trace_ids")
     cdef Py_ssize_t j, r, k, n = _rows_of(trace_ids)
     cdef const uint8_t* s = _data(span_ids, n, 8, "make_links: span_ids")
@@ -829,6 +927,7 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef PyTypeObject* cls
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
+    fast = fast and _CONTEXT_IS_TUPLE
     cls = <PyTypeObject*>link_type
     if rows is None:
         k = n
@@ -843,18 +942,121 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         sid = _be64(s + 8 * r)
         state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
         valid = _nonzero(t + 16 * r, 16)
-        ctx = _span_context(fl_int_from_be16(t + 16 * r) if valid else 0, PyLong_FromUnsignedLongLong(sid),
-                            remote[r] != 0, _FLAGS[f[r]], state, valid and sid != 0)
-        link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
-        link._context = ctx
-        if attributes is not None:  # link_type's class attributes are the defaults for what is not set
-            link._attributes = (<list>attributes)[j] if per_row else attributes
+        tid = fl_int_from_be16(t + 16 * r) if valid else 0
+        row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
+        if fast:
+            ctx = _span_context(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state,
+                                valid and sid != 0)
+            link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
+            link._context = ctx
+            if row_attributes is not None:  # link_type's class attributes are the defaults for what is not set
+                link._attributes = row_attributes
+        else:
+            ctx = SpanContext(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state)
+            link = link_type(ctx, row_attributes)
         if stats is not None:
             link._stats = stats
         if dropped_attributes is not None and dropped_attributes[j]:
             link._dropped_attributes = dropped_attributes[j]
         out[j] = link
     return out
+
+
+cdef struct _Ids:
+    uint64_t hi, lo, s
+
+
+cdef enum:
+    SCAN_STACK = 32  # links scanned without a heap allocation
+
+
+cdef int _any_repeat(const _Ids* ids, Py_ssize_t n, int32_t* table, Py_ssize_t cap, uint64_t key,
+                     Py_ssize_t budget) noexcept nogil:
+    """1 if two of the n IDs are equal, else 0; OVER_BUDGET once probing takes more than `budget` steps."""
+    cdef Py_ssize_t i, steps = 0
+    cdef uint64_t h, mask = cap - 1
+    cdef int32_t other
+    memset(table, 0xFF, cap * sizeof(int32_t))
+    for i in range(n):
+        h = _mix(_mix(_mix(ids[i].hi ^ key) ^ ids[i].lo) ^ ids[i].s) & mask
+        while True:
+            other = table[h]
+            if other < 0:
+                table[h] = <int32_t>i
+                break
+            if ids[other].lo == ids[i].lo and ids[other].s == ids[i].s and ids[other].hi == ids[i].hi:
+                return 1
+            h = (h + 1) & mask
+            steps += 1
+            if steps > budget:
+                return OVER_BUDGET
+    return 0
+
+
+def scan_links(items, Py_ssize_t limit, bint dedupe, link_type, stats_type, bint fast):
+    cdef Py_ssize_t n = len(items), i = 0, cap = 2 * SCAN_STACK
+    cdef _Ids stack_ids[SCAN_STACK]
+    cdef int32_t stack_table[2 * SCAN_STACK]
+    cdef _Ids* ids = stack_ids
+    cdef int32_t* table = stack_table
+    cdef uint64_t words[2]
+    cdef int repeat
+    cdef bint plain = False, needs = n > limit
+    cdef list origins = None
+    cdef Py_ssize_t from_origins = 0
+    fast = fast and _CONTEXT_IS_TUPLE
+    if n > SCAN_STACK and dedupe and not needs:
+        while cap < 2 * n:
+            cap <<= 1
+        ids = <_Ids*>PyMem_RawMalloc(n * sizeof(_Ids))
+        table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
+        if ids == NULL or table == NULL:
+            PyMem_RawFree(ids)
+            PyMem_RawFree(table)
+            raise MemoryError()
+    try:
+        for item in items:
+            kind = type(item)
+            stats = item._stats if kind is link_type else (None if kind is Link else getattr(item, "_stats", None))
+            if stats is not None and isinstance(stats, stats_type):
+                from_origins += 1
+                if origins is None:
+                    origins = [stats]
+                elif not any([o is stats for o in origins]):
+                    origins.append(stats)
+            else:
+                plain = True
+            if needs:
+                continue  # only the origins are still wanted
+            ctx = item._context if fast and (kind is Link or kind is link_type) else item.context
+            if not (fast and type(ctx) is SpanContext and (<tuple>ctx)[5] is True):
+                needs = True  # an invalid context, or one only the full path reads
+                continue
+            tid = (<tuple>ctx)[0]
+            sid = (<tuple>ctx)[1]
+            if type(tid) is not int or type(sid) is not int or fl_int_to_words(tid, words) < 0 or not 0 <= sid < _SPAN_ID_LIMIT:
+                needs = True
+                continue
+            if dedupe:
+                ids[i].lo = words[0]
+                ids[i].hi = words[1]
+                ids[i].s = PyLong_AsUnsignedLongLongMask(sid)
+                i += 1
+        if dedupe and not needs:
+            with nogil:
+                repeat = _any_repeat(ids, i, table, cap, 0, 8 * i + 1024)
+                if repeat == OVER_BUDGET:  # crafted collisions in the public hash: a secret key instead
+                    repeat = _any_repeat(ids, i, table, cap, _TABLE_KEY, PY_SSIZE_T_MAX)
+            needs = repeat == 1
+    finally:
+        if ids != stack_ids:
+            PyMem_RawFree(ids)
+            PyMem_RawFree(table)
+    inputs = 0
+    if origins is not None:
+        for stats in origins:
+            inputs += stats.input
+    return plain and needs, inputs, from_origins
 
 
 def format_traceparents(trace_ids, span_ids, trace_flags):
@@ -1019,48 +1221,85 @@ cdef int _id_field(_Buf* b, int number, uint64_t hi, uint64_t lo, int width) exc
     return 0
 
 
-def encode_links(links, encode_attribute):
+cdef inline bint _reads_fields(type t):
+    """True when a link of type `t` returns `_context` and `_attributes` from Link's own
+    properties, so they may be read directly (a subclass may override them)."""
+    return t is Link or (issubclass(t, Link) and t.context is Link.context and t.attributes is Link.attributes)
+
+
+cdef Py_ssize_t _dropped_count(object value) except -1:
+    """A link's dropped-attributes count, as the OTLP uint32 field takes it."""
+    value = _index(value)
+    if not 0 <= value < 2**32:
+        raise ValueError(f"dropped_attributes {value} does not fit the OTLP uint32 field")
+    return value
+
+
+def encode_links(links, encode_attribute, bint fast, bint fast_attributes):
     """The wire bytes of a Span's repeated `links` field (13), with the link's W3C flags and
-    trace state; merge them into a Span message with `MergeFromString`."""
+    trace state; merge them into a Span message with `MergeFromString`.
+
+    Links and contexts of the SDK's own types (checked before any C-level read) take the
+    direct path; anything else is read through its public properties, exactly as the pure twin
+    and the stock encoder read it, and raises as they do when it cannot be encoded."""
     cdef _Buf out
     cdef _Buf link
     cdef bytes raw
     cdef uint32_t flags
     cdef Py_ssize_t dropped
-    cdef bint is_link
+    cdef bint direct, exact
+    cdef type seen_type = None  # the last link type checked, and whether it reads fields directly
+    cdef bint seen_direct = False
     out.data = NULL
     out.size = out.cap = 0
     link.data = NULL
     link.size = link.cap = 0
+    fast = fast and _CONTEXT_IS_TUPLE
     try:
         for item in links:
             link.size = 0
-            is_link = PyObject_TypeCheck(item, <PyTypeObject*>Link)  # C-level check: Link is an ABC, isinstance is slow
-            ctx = item._context if is_link else item.context
-            tid = (<tuple>ctx)[0]
-            if not 0 <= tid < _TRACE_ID_LIMIT:
-                raise OverflowError(f"trace_id {tid!r} does not fit 16 bytes")
-            _id_field(&link, 1, PyLong_AsUnsignedLongLongMask(tid >> 64), PyLong_AsUnsignedLongLongMask(tid), 16)
-            _id_field(&link, 2, 0, PyLong_AsUnsignedLongLong((<tuple>ctx)[1]), 8)
-            state = (<tuple>ctx)[4]
+            if type(item) is not seen_type:
+                seen_type = type(item)
+                seen_direct = fast and _reads_fields(seen_type)
+            direct = seen_direct
+            ctx = item._context if direct else item.context
+            exact = fast and type(ctx) is SpanContext
+            if exact:
+                tid, sid, remote, trace_flags, state = (<tuple>ctx)[0], (<tuple>ctx)[1], (<tuple>ctx)[2], \
+                    (<tuple>ctx)[3], (<tuple>ctx)[4]
+            else:
+                tid, sid, remote, trace_flags, state = (ctx.trace_id, ctx.span_id, ctx.is_remote,
+                                                        ctx.trace_flags, ctx.trace_state)
+            if type(tid) is int and 0 <= tid < _TRACE_ID_LIMIT:
+                _id_field(&link, 1, PyLong_AsUnsignedLongLongMask(tid >> 64), PyLong_AsUnsignedLongLongMask(tid), 16)
+            else:  # what the pure twin and the stock encoder do, with their errors
+                raw = tid.to_bytes(16, "big")
+                _field(&link, 1, raw, 16)
+            if type(sid) is int and 0 <= sid < _SPAN_ID_LIMIT:
+                _id_field(&link, 2, 0, PyLong_AsUnsignedLongLongMask(sid), 8)
+            else:
+                raw = sid.to_bytes(8, "big")
+                _field(&link, 2, raw, 8)
             if state:
                 raw = ",".join([f"{k}={v}" for k, v in state.items()]).encode()
                 _field(&link, 3, raw, len(raw))
-            attributes = item._attributes if is_link else item.attributes
-            if type(attributes) is BoundedAttributes:  # what the SDK stores: read its dict directly
+            attributes = item._attributes if direct else item.attributes
+            if direct and fast_attributes and type(attributes) is BoundedAttributes:  # the SDK's: read its dict
                 for key, value in (<dict>attributes._dict).items():
                     _key_value(&link, key, value, encode_attribute)
-                dropped = attributes.dropped if type(item) is Link else item.dropped_attributes
+                dropped = attributes.dropped if type(item) is Link else _dropped_count(item.dropped_attributes)
             else:
                 if attributes:
                     for key, value in attributes.items():
                         _key_value(&link, key, value, encode_attribute)
-                dropped = item.dropped_attributes
+                dropped = _dropped_count(item.dropped_attributes)
             if dropped:
                 _varint(&link, (5 << 3) | 0)
                 _varint(&link, dropped)
-            flags = (<uint32_t>PyLong_AsUnsignedLongLongMask((<tuple>ctx)[3]) & 0xFF) | 0x100
-            if (<tuple>ctx)[2]:
+            if type(trace_flags) is not TraceFlags and type(trace_flags) is not int:
+                trace_flags = _index(trace_flags)
+            flags = (<uint32_t>PyLong_AsUnsignedLongLongMask(trace_flags) & 0xFF) | 0x100
+            if remote:
                 flags |= 0x200
             _varint(&link, (6 << 3) | 5)
             _fixed(&link, flags, 4)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Mapping
+from operator import index as _index
 
 import numpy as np
 from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import TraceState
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _STRATEGIES = ("first", "last", "random", "consistent")
+_MAX_MEMBERS = 32  # W3C: a tracestate with more list-members than this is discarded whole
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.DOTALL)
 
 
@@ -43,8 +46,8 @@ def link_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
 
 def compact(trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, strategy, prefer_sampled, seed):
     n = len(trace_ids)
-    if strategy not in _STRATEGIES:
-        raise KeyError(strategy)
+    if not isinstance(strategy, str) or strategy not in _STRATEGIES:
+        raise ValueError(f"compact: strategy must be one of first, last, random, consistent; got {strategy!r}")
     if len(span_ids) != n or len(trace_flags) != n or (keep_invalid is not None and len(keep_invalid) != n):
         raise ValueError("compact: columns differ in length")
     if n and (trace_ids.shape[1] != 16 or span_ids.shape[1] != 8):
@@ -135,7 +138,15 @@ def _store(value, trace_ids, span_ids, trace_flags, i) -> bool:
 
 
 def _text(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("latin-1")
+    """A str or bytes header value as an exact str (a subclass, numpy.str_ say, is copied)."""
+    if type(value) is str:
+        return value
+    return str.__str__(value) if isinstance(value, str) else value.decode("latin-1")
+
+
+def _blank(value: str | bytes) -> bool:
+    """True for a value of spaces, tabs and commas only: a tracestate with no member."""
+    return not (value.strip(" \t,") if isinstance(value, str) else value.strip(b" \t,"))
 
 
 def parse_traceparents(values, states=None):
@@ -167,14 +178,17 @@ def _is_key(key: object, name: str) -> bool:
 
 
 def parse_carriers(carriers):
+    if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
+        raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
     carriers = list(carriers)
     n = len(carriers)
     trace_ids, span_ids, trace_flags, remote = _columns(n)
     states = None
     for i in range(n):
         carrier = carriers[i]
-        traceparent = tracestate = None
-        found = 0
+        traceparent = None
+        tracestates: list[str] = []
+        members = found = 0
         bad = False
         if carrier is not None:
             if isinstance(carrier, Mapping):
@@ -200,13 +214,13 @@ def parse_carriers(carriers):
                 elif _is_key(key, "tracestate"):
                     if not isinstance(value, (str, bytes)):
                         bad = True
-                    elif tracestate is None:
-                        tracestate = _text(value)
-                    else:
-                        tracestate = tracestate + "," + _text(value)
+                    elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
+                        members += not _blank(value)
+                        tracestates.append(_text(value))
         if found != 1 or bad:
             traceparent = None
         ok = _store(traceparent, trace_ids, span_ids, trace_flags, i)
+        tracestate = ",".join(tracestates) if tracestates and members <= _MAX_MEMBERS else None
         if ok and tracestate is not None:
             if states is None:
                 states = [None] * n
@@ -214,7 +228,16 @@ def parse_carriers(carriers):
     return (*_frozen(trace_ids, span_ids, trace_flags, remote), states)
 
 
-def ids_from_contexts(contexts):
+def _id_value(value, limit: int) -> int:
+    """An ID as an int in [0, limit), or 0 for anything else (out of range, not an integer)."""
+    try:
+        value = _index(value)
+    except TypeError:
+        return 0
+    return value if 0 <= value < limit else 0
+
+
+def ids_from_contexts(contexts, fast):
     n = len(contexts)
     trace_ids, span_ids, trace_flags, is_remote = _columns(n)
     states = None
@@ -222,23 +245,38 @@ def ids_from_contexts(contexts):
         ctx = contexts[i]
         if not isinstance(ctx, SpanContext):
             raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
-        if ctx.is_valid:
-            trace_ids[i] = np.frombuffer(ctx.trace_id.to_bytes(16, "big"), dtype=np.uint8)
-            span_ids[i] = np.frombuffer(ctx.span_id.to_bytes(8, "big"), dtype=np.uint8)
-        else:
-            trace_ids[i] = 0
-            span_ids[i] = 0
-        trace_flags[i] = int(ctx.trace_flags) & 0xFF
+        tid, sid = _id_value(ctx.trace_id, 2**128), _id_value(ctx.span_id, 2**64)
+        if not ctx.is_valid and tid and sid:  # the context says invalid: its row must be too
+            tid = sid = 0
+        trace_ids[i] = np.frombuffer(tid.to_bytes(16, "big"), dtype=np.uint8)  # kept for invalid contexts too
+        span_ids[i] = np.frombuffer(sid.to_bytes(8, "big"), dtype=np.uint8)
+        try:
+            trace_flags[i] = _index(ctx.trace_flags) & 0xFF
+        except TypeError:
+            raise TypeError(
+                f"contexts[{i}]: trace_flags must be an integer, got {type(ctx.trace_flags).__name__}"
+            ) from None
         is_remote[i] = bool(ctx.is_remote)
-        if ctx.trace_state:
+        state = ctx.trace_state
+        if state and isinstance(state, TraceState):
             if states is None:
                 states = [None] * n
-            states[i] = ctx.trace_state.to_header()
+            states[i] = state.to_header()
     return (*_frozen(trace_ids, span_ids, trace_flags, is_remote), states)
 
 
 def make_links(
-    trace_ids, span_ids, trace_flags, is_remote, rows, trace_states, attributes, dropped_attributes, link_type, stats
+    trace_ids,
+    span_ids,
+    trace_flags,
+    is_remote,
+    rows,
+    trace_states,
+    attributes,
+    dropped_attributes,
+    link_type,
+    stats,
+    fast,
 ):
     n = len(trace_ids)
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
@@ -262,6 +300,35 @@ def make_links(
             link._dropped_attributes = dropped_attributes[j]
         out.append(link)
     return out
+
+
+def scan_links(items, limit, dedupe, link_type, stats_type, fast):
+    origins: dict[int, object] = {}
+    from_origins = 0
+    plain = False
+    needs = len(items) > limit
+    seen: set[tuple[int, int]] = set()
+    for item in items:
+        stats = getattr(item, "_stats", None)
+        if stats is not None and isinstance(stats, stats_type):
+            origins.setdefault(id(stats), stats)
+            from_origins += 1
+        else:
+            plain = True
+        if needs:
+            continue
+        ctx = item.context
+        if not (type(ctx) is SpanContext and ctx.is_valid is True):
+            needs = True  # an invalid context, or one only the full path reads
+            continue
+        tid, sid = ctx.trace_id, ctx.span_id
+        if type(tid) is not int or type(sid) is not int or not (0 <= tid < 2**128 and 0 <= sid < 2**64):
+            needs = True
+            continue
+        if dedupe:
+            needs = (tid, sid) in seen
+            seen.add((tid, sid))
+    return plain and needs, sum(stats.input for stats in origins.values()), from_origins
 
 
 def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
@@ -306,18 +373,35 @@ def _key_value(key: object, value: object, encode_attribute) -> bytes:
     return _field(4, (_field(1, key_bytes) if key_bytes else b"") + _field(2, any_value))
 
 
-def encode_links(links, encode_attribute) -> bytes:
+def _dropped_count(value) -> int:
+    value = _index(value)
+    if not 0 <= value < 2**32:
+        raise ValueError(f"dropped_attributes {value} does not fit the OTLP uint32 field")
+    return value
+
+
+def encode_links(links, encode_attribute, fast, fast_attributes) -> bytes:
     out = []
     for link in links:
         ctx = link.context
-        body = [_field(1, ctx.trace_id.to_bytes(16, "big")), _field(2, ctx.span_id.to_bytes(8, "big"))]
-        if ctx.trace_state:
-            body.append(_field(3, ",".join(f"{k}={v}" for k, v in ctx.trace_state.items()).encode()))
-        for key, value in (link.attributes or {}).items():
-            body.append(_key_value(key, value, encode_attribute))
-        if link.dropped_attributes:
-            body.append(bytes([5 << 3]) + _varint(link.dropped_attributes))
-        flags = (int(ctx.trace_flags) & 0xFF) | 0x100 | (0x200 if ctx.is_remote else 0)
+        tid, sid, remote, trace_flags, state = (
+            ctx.trace_id,
+            ctx.span_id,
+            ctx.is_remote,
+            ctx.trace_flags,
+            ctx.trace_state,
+        )
+        body = [_field(1, tid.to_bytes(16, "big")), _field(2, sid.to_bytes(8, "big"))]
+        if state:
+            body.append(_field(3, ",".join([f"{k}={v}" for k, v in state.items()]).encode()))
+        attributes = link.attributes
+        if attributes:
+            for key, value in attributes.items():
+                body.append(_key_value(key, value, encode_attribute))
+        dropped = _dropped_count(link.dropped_attributes)
+        if dropped:
+            body.append(bytes([5 << 3]) + _varint(dropped))
+        flags = (_index(trace_flags) & 0xFF) | 0x100 | (0x200 if remote else 0)
         body.append(bytes([(6 << 3) | 5]) + struct.pack("<I", flags))
         out.append(_field(13, b"".join(body)))
     return b"".join(out)

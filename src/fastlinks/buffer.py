@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from opentelemetry.trace import SpanContext
 
-from . import _kernels
+from . import _attributes, _kernels
+from ._otel_compat import FAST_CONTEXTS
 from .linkset import LinkSet
 from .policy import LinkPolicy
 
@@ -18,6 +20,9 @@ class LinkBuffer:
 
     ``buf.add_carrier(msg.headers(), **{"messaging.message.id": msg_id})`` per message, then
     ``buf.compact(policy)`` (or ``buf.to_linkset()``) for the batch span and ``buf.clear()``.
+    Safe to feed from many threads: parsing runs outside the buffer's lock, appending inside it.
+    A row attribute the SDK would not take raises TypeError naming its key, before anything
+    is appended, so one bad message never poisons the batch.
     """
 
     def __init__(self, capacity: int = 64) -> None:
@@ -30,6 +35,7 @@ class LinkBuffer:
         self._n = 0
         self._states: list[str | None] = []
         self._columns: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._n
@@ -47,18 +53,20 @@ class LinkBuffer:
     def _append(self, columns: tuple[Any, ...], row_attributes: Mapping[str, Any]) -> None:
         """Append row 0 of a kernel's one-row columns, with its trace state and attributes."""
         tids, sids, flags, remote, states = columns
-        n = self._next_row()
-        self._trace_ids[n] = tids[0]
-        self._span_ids[n] = sids[0]
-        self._flags[n] = flags[0]
-        self._remote[n] = remote[0]
-        self._states.append(states[0] if states else None)
-        for key, value in row_attributes.items():
-            self._columns.setdefault(key, [None] * n).append(value)
-        for column in self._columns.values():
-            if len(column) == n:
-                column.append(None)
-        self._n = n + 1
+        checked = {key: _attributes.row_value(key, value) for key, value in row_attributes.items()}
+        with self._lock:
+            n = self._next_row()
+            self._trace_ids[n] = tids[0]
+            self._span_ids[n] = sids[0]
+            self._flags[n] = flags[0]
+            self._remote[n] = remote[0]
+            self._states.append(states[0] if states else None)
+            for key, value in checked.items():
+                self._columns.setdefault(key, [None] * n).append(value)
+            for column in self._columns.values():
+                if len(column) == n:
+                    column.append(None)
+            self._n = n + 1
 
     def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
         """Append the link in one message's headers (a mapping or (key, value) pairs, or None)."""
@@ -79,23 +87,20 @@ class LinkBuffer:
     def add_context(self, span_context: SpanContext, **row_attributes: Any) -> None:
         """Append a link to a SpanContext."""
         try:
-            columns = _kernels.core.ids_from_contexts([span_context])
+            columns = _kernels.core.ids_from_contexts([span_context], FAST_CONTEXTS)
         except TypeError as error:
             raise TypeError(str(error).replace("contexts[0]", "span_context")) from None
         self._append(columns, row_attributes)
 
     def to_linkset(self, attributes: Mapping[str, Any] | None = None) -> LinkSet:
         """The batch so far as a LinkSet (a copy); `attributes` apply to every row."""
-        n = self._n
-        merged = {**self._columns, **(attributes or {})}
-        return LinkSet.from_arrays(
-            self._trace_ids[:n],
-            self._span_ids[:n],
-            self._flags[:n],
-            self._remote[:n],
-            self._states if any(self._states) else None,
-            merged or None,
-        )
+        with self._lock:  # copies of the rows so far; from_arrays copies the ID columns itself
+            n = self._n
+            trace_ids, span_ids = self._trace_ids[:n], self._span_ids[:n]
+            flags, remote = self._flags[:n].copy(), self._remote[:n].copy()
+            states = list(self._states) if any(self._states) else None
+            merged = {**{key: list(column) for key, column in self._columns.items()}, **(attributes or {})}
+            return LinkSet.from_arrays(trace_ids, span_ids, flags, remote, states, merged or None)
 
     def compact(self, policy: LinkPolicy | None = None, attributes: Mapping[str, Any] | None = None) -> LinkSet:
         """`to_linkset(attributes).compact(policy)`."""
@@ -103,6 +108,7 @@ class LinkBuffer:
 
     def clear(self) -> None:
         """Start the next batch, keeping the allocated capacity."""
-        self._n = 0
-        self._states = []
-        self._columns = {}
+        with self._lock:
+            self._n = 0
+            self._states = []
+            self._columns = {}

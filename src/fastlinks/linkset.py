@@ -12,6 +12,8 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, SpanContext
 
 from . import _attributes, _kernels
+from ._columns import _frozen, _ids, _row_column, _states, check_pickled, iterable
+from ._otel_compat import FAST_CONTEXTS
 from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestate
 
@@ -34,66 +36,6 @@ class LinkSetLink(Link):
         """Attributes dropped by the SDK's limit plus those over the policy's per-link cap."""
         attributes = self._attributes
         return (attributes.dropped if isinstance(attributes, BoundedAttributes) else 0) + self._dropped_attributes
-
-
-def _frozen(
-    trace_ids: np.ndarray, span_ids: np.ndarray, trace_flags: np.ndarray, is_remote: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Columns a LinkSet owns are read-only: a LinkSet never changes once built."""
-    for column in (trace_ids, span_ids, trace_flags, is_remote):
-        column.flags.writeable = False
-    return trace_ids, span_ids, trace_flags, is_remote
-
-
-def _ids(name: str, value: Any, n: int | None, width: int) -> np.ndarray:
-    """An (N, width) uint8 big-endian ID column from uint8 bytes or uint64 words."""
-    arr = np.asarray(value)
-    words = width // 8
-    if arr.dtype == np.uint8 and arr.ndim == 2 and arr.shape[1] == width:
-        out = np.array(arr, dtype=np.uint8, order="C")
-    elif arr.dtype == np.uint64 and ((words == 1 and arr.ndim == 1) or (arr.ndim == 2 and arr.shape[1] == words)):
-        out = np.ascontiguousarray(arr.reshape(len(arr), words), dtype=">u8").view(np.uint8).reshape(len(arr), width)
-    else:
-        word_shape = "(N,)" if words == 1 else f"(N, {words})"
-        raise TypeError(
-            f"{name}: expected a (N, {width}) uint8 array or a {word_shape} uint64 array, "
-            f"got shape {arr.shape} dtype {arr.dtype}"
-        )
-    if n is not None and len(out) != n:
-        raise ValueError(f"{name}: expected {n} rows, got shape {arr.shape}")
-    return out
-
-
-def _row_column(name: str, value: Any, n: int, dtype: type, limit: int) -> np.ndarray:
-    """A (N,) column from None (zeros), a scalar (broadcast) or an array of N values in [0, limit]."""
-    if value is None:
-        return np.zeros(n, dtype=dtype)
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biu":
-        raise TypeError(f"{name}: expected integers or bools, got dtype {arr.dtype}")
-    if arr.ndim == 0:
-        arr = np.full(n, arr)
-    if arr.shape != (n,):
-        raise ValueError(f"{name}: expected shape ({n},), got {arr.shape}")
-    if n and (arr.min() < 0 or arr.max() > limit):
-        raise ValueError(f"{name}: values must be in [0, {limit}]")
-    return arr.astype(dtype)
-
-
-def _states(name: str, value: Any, n: int) -> list[str | None] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name}: expected a sequence of one tracestate per row, got {type(value).__name__}")
-    states = list(value)
-    if len(states) != n:
-        raise ValueError(f"{name}: expected {n} values (one per row), got {len(states)}")
-    for i, s in enumerate(states):
-        if isinstance(s, bytes):
-            states[i] = s.decode("latin-1")
-        elif s is not None and not isinstance(s, str):
-            raise TypeError(f"{name}[{i}]: expected str, bytes or None, got {type(s).__name__}")
-    return states if any(states) else None
 
 
 class LinkSet(Sequence[Link]):
@@ -181,13 +123,13 @@ class LinkSet(Sequence[Link]):
         cls, contexts: Iterable[SpanContext], attributes: Mapping[str, Any] | None = None
     ) -> LinkSet:
         """Links to the given SpanContexts (invalid ones are kept as rows, for compact() to count)."""
-        contexts = contexts if isinstance(contexts, (list, tuple)) else list(contexts)
-        return cls._with_attributes(_kernels.core.ids_from_contexts(contexts), attributes)
+        contexts = contexts if isinstance(contexts, (list, tuple)) else list(iterable("contexts", contexts))
+        return cls._with_attributes(_kernels.core.ids_from_contexts(contexts, FAST_CONTEXTS), attributes)
 
     @classmethod
     def from_links(cls, links: Iterable[Link]) -> LinkSet:
         """Links given as OpenTelemetry Link objects; their attributes become per-row columns."""
-        links = links if isinstance(links, (list, tuple)) else list(links)
+        links = links if isinstance(links, (list, tuple)) else list(iterable("links", links))
         for i, link in enumerate(links):
             if not isinstance(link, Link):
                 raise TypeError(f"links[{i}]: expected an opentelemetry.trace.Link, got {type(link).__name__}")
@@ -210,10 +152,12 @@ class LinkSet(Sequence[Link]):
         A malformed value makes its row invalid (counted by `compact()`), never an exception."""
         if isinstance(traceparents, (str, bytes)):
             raise TypeError("traceparents: expected a sequence of values, got a single str/bytes")
-        values = traceparents if isinstance(traceparents, (list, tuple)) else list(traceparents)
+        values = (
+            traceparents if isinstance(traceparents, (list, tuple)) else list(iterable("traceparents", traceparents))
+        )
         if isinstance(tracestates, (str, bytes)):
             raise TypeError("tracestates: expected a sequence of values, got a single str/bytes")
-        states = None if tracestates is None else list(tracestates)
+        states = None if tracestates is None else list(iterable("tracestates", tracestates))
         if states is not None and len(states) != len(values):
             raise ValueError(f"tracestates: expected {len(values)} values (one per traceparent), got {len(states)}")
         return cls._with_attributes(_kernels.core.parse_traceparents(values, states), attributes)
@@ -232,22 +176,27 @@ class LinkSet(Sequence[Link]):
         return cls._with_attributes(_kernels.core.parse_carriers(carriers), attributes)
 
     @classmethod
-    def concat(cls, sets: Iterable[LinkSet]) -> LinkSet:
-        """Join link sets in order; the drop counts of compacted parts are carried, never lost."""
-        sets = list(sets)
+    def concat(cls, sets: Iterable[LinkSet], policy: LinkPolicy | None = None) -> LinkSet:
+        """Join link sets in order. Raw sets give a raw set. Once any part is compacted, the raw
+        parts are compacted with `policy` first (default `LinkPolicy()`) and the result is
+        compacted part by part, with the counts of every part summed: nothing is lost, and the
+        result says what happened (`compact()` it again to deduplicate and cap across parts)."""
+        sets = list(iterable("sets", sets))
         for i, s in enumerate(sets):
             if not isinstance(s, LinkSet):
                 raise TypeError(f"sets[{i}]: expected a LinkSet, got {type(s).__name__}")
         if not sets:
             return cls.from_arrays(np.empty((0, 16), np.uint8), np.empty((0, 8), np.uint8))
+        stats = None
+        if any(s.stats is not None for s in sets):
+            sets = [s if s.stats is not None else s.compact(policy) for s in sets]
+            stats = sets[0].stats
+            for s in sets[1:]:
+                stats = stats.plus(s.stats)  # type: ignore[union-attr, arg-type]
         states = None
         if any(s.trace_states is not None for s in sets):
             states = [st for s in sets for st in (s.trace_states or [None] * len(s))]
         shared, columns = _attributes.concat([(s._shared, s._columns, len(s)) for s in sets])
-        stats = None
-        if any(s.stats is not None for s in sets):
-            parts = [s.stats or CompactionStats(len(s), 0, 0, 0, len(s)) for s in sets]
-            stats = CompactionStats(*(sum(column) for column in zip(*parts, strict=True)))
         limits = [s._attribute_limit for s in sets if s._attribute_limit is not None]
         tids, sids, flags, remote = (np.concatenate([getattr(s, name) for s in sets]) for name in _COLUMNS)
         return cls(
@@ -344,7 +293,14 @@ class LinkSet(Sequence[Link]):
         states = None
         if self.trace_states is not None:
             picked = range(len(self)) if rows is None else rows.tolist()
-            states = [None if (raw := self.trace_states[r]) is None else parse_tracestate(raw) for r in picked]
+            parsed: dict[str, Any] = {}  # a header repeated across rows is parsed once
+            states = []
+            for r in picked:
+                raw = self.trace_states[r]
+                state = None if raw is None else parsed.get(raw)
+                if raw is not None and state is None:
+                    state = parsed[raw] = parse_tracestate(raw)
+                states.append(state)
         attrs, dropped = None, None
         if self._shared or self._columns:
             every = np.arange(len(self), dtype=np.int64) if rows is None else rows
@@ -360,6 +316,7 @@ class LinkSet(Sequence[Link]):
             dropped,
             LinkSetLink,
             self.stats,
+            FAST_CONTEXTS,
         )
 
     def __len__(self) -> int:
@@ -370,10 +327,19 @@ class LinkSet(Sequence[Link]):
     @overload
     def __getitem__(self, index: slice) -> LinkSet: ...
     def __getitem__(self, index: int | slice) -> Link | LinkSet:
-        """A Link for an int index; a LinkSet of those rows (not compacted) for a slice."""
+        """A Link for an int index; a LinkSet of those rows for a slice. A slice of a compacted
+        set stays compacted: its stats add the rows the slice cut to `over_limit`."""
         n = len(self)
         if isinstance(index, slice):
-            return self._take(np.arange(n, dtype=np.int64)[index].copy(), None, self._attribute_limit)
+            rows = np.arange(n, dtype=np.int64)[index].copy()
+            stats = self.stats
+            if stats is not None and len(rows) != n:
+                stats = CompactionStats(
+                    stats.input, stats.invalid, stats.duplicates, stats.over_limit + n - len(rows), len(rows)
+                )
+            return self._take(rows, stats, self._attribute_limit)
+        if isinstance(index, (bool, float)) or not hasattr(index, "__index__"):
+            raise TypeError(f"LinkSet indices must be integers or slices, not {type(index).__name__}")
         i = index.__index__()
         if not -n <= i < n:
             raise IndexError(f"LinkSet index {index} out of range for {n} links")
@@ -413,8 +379,9 @@ class LinkSet(Sequence[Link]):
         )
 
 
-def _unpickle(
-    trace_ids: np.ndarray, span_ids: np.ndarray, trace_flags: np.ndarray, is_remote: np.ndarray, *rest: Any
-) -> LinkSet:
-    """A pickled LinkSet's columns arrive writable; freeze them again."""
-    return LinkSet(*_frozen(trace_ids, span_ids, trace_flags, is_remote), *rest)
+def _unpickle(*parts: Any) -> LinkSet:
+    """Rebuild a pickled LinkSet, checking everything a crafted pickle could get wrong."""
+    check_pickled(*parts)
+    trace_ids, span_ids, trace_flags, is_remote, *rest = parts
+    frozen = _frozen(*(np.ascontiguousarray(c) for c in (trace_ids, span_ids, trace_flags, is_remote)))
+    return LinkSet(*frozen, *rest)

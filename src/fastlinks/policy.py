@@ -3,28 +3,70 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Strategy = Literal["first", "last", "random", "consistent"]
 STRATEGIES: tuple[str, ...] = ("first", "last", "random", "consistent")
 _DEFAULT_LIMIT = 128  # the SDK's own default for links per span and attributes per link
 
 
-class CompactionStats(NamedTuple):
-    """Counts of one compaction; ``input == invalid + duplicates + over_limit + kept`` always."""
-
+class _Counts(NamedTuple):
     input: int
     invalid: int
     duplicates: int
     over_limit: int
     kept: int
 
+
+class CompactionStats(_Counts):
+    """Counts of one compaction; ``input == invalid + duplicates + over_limit + kept`` always:
+    counts that break it (or are not non-negative ints) raise ValueError naming the field."""
+
+    __slots__ = ()
+
+    def __new__(cls, input: int, invalid: int, duplicates: int, over_limit: int, kept: int) -> CompactionStats:
+        counts = (input, invalid, duplicates, over_limit, kept)
+        if (
+            type(input) is int
+            and type(invalid) is int
+            and type(duplicates) is int
+            and type(over_limit) is int
+            and type(kept) is int
+            and min(invalid, duplicates, over_limit, kept) >= 0
+            and input == invalid + duplicates + over_limit + kept
+        ):  # the common case, checked without a loop: one of these is built per compaction
+            return tuple.__new__(cls, counts)
+        for name, value in zip(_Counts._fields, counts, strict=True):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"CompactionStats.{name} must be an int, got {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"CompactionStats.{name} must be >= 0, got {value}")
+        if input != invalid + duplicates + over_limit + kept:
+            raise ValueError(
+                f"CompactionStats: input ({input}) must equal invalid + duplicates + over_limit + kept "
+                f"({invalid} + {duplicates} + {over_limit} + {kept})"
+            )
+        return super().__new__(cls, *(int(value) for value in counts))
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> CompactionStats:  # type: ignore[override]
+        return cls(*iterable)
+
+    def _replace(self, **changes: int) -> CompactionStats:
+        return type(self)(**{**self._asdict(), **changes})
+
     @property
     def dropped(self) -> int:
         """Everything compaction removed: what a span reports as dropped links."""
         return self.input - self.kept
+
+    def plus(self, other: CompactionStats) -> CompactionStats:
+        """Field by field: the counts of two compactions of disjoint inputs, taken together."""
+        return CompactionStats(*(a + b for a, b in zip(self, other, strict=True)))
 
 
 def _env_limit(names: tuple[str, ...]) -> int | None:
@@ -45,11 +87,12 @@ def _env_limit(names: tuple[str, ...]) -> int | None:
 
 
 def _check_count(name: str, value: object) -> int:
+    """A cap as a plain int; one beyond any possible batch (2**64, say) means no cap at all."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"LinkPolicy.{name} must be an int, got {type(value).__name__}")
     if value < 0:
         raise ValueError(f"LinkPolicy.{name} must be >= 0, got {value}")
-    return value
+    return min(int(value), sys.maxsize)
 
 
 @dataclass(frozen=True)
@@ -76,8 +119,10 @@ class LinkPolicy:
         attrs = self.max_attributes_per_link
         if attrs is None:
             attrs = _env_limit(("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",)) or _DEFAULT_LIMIT
-        if self.strategy not in STRATEGIES:
+        strategy = next((name for name in STRATEGIES if isinstance(self.strategy, str) and self.strategy == name), None)
+        if strategy is None:
             raise ValueError(f"LinkPolicy.strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
+        object.__setattr__(self, "strategy", strategy)  # the plain str, whatever str subclass or Enum came in
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64
         ):

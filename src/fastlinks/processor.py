@@ -4,9 +4,14 @@ The SDK copies a span's links into a `BoundedList` (capped at `SpanLimits.max_li
 what it evicts) before any processor runs. `on_start` runs before the span reaches anyone
 else, so it can still replace that list and add to its count:
 
-- links built from a compacted LinkSet carry its `CompactionStats`: their dropped count is
-  added once per LinkSet;
+- links built from a compacted LinkSet carry its `CompactionStats`: what that compaction saw
+  but the span did not get (its input minus the links handed over) is added once;
 - any other links are compacted with the policy, and what it removes is added.
+
+Links added after start (`span.add_link`) are compacted again when the span ends, on SDKs that
+call `SpanProcessor._on_ending` (1.40 and later). Nothing here ever raises into the
+application: an input fastlinks cannot handle leaves the span as the stock SDK made it, and the
+cause is logged once.
 """
 
 from __future__ import annotations
@@ -16,26 +21,28 @@ from typing import Any
 import numpy as np
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.util import BoundedList
 
-from .linkset import LinkSet
-from .policy import LinkPolicy, default_policy
+from . import _kernels
+from . import _otel_compat as compat
+from .linkset import LinkSet, LinkSetLink
+from .policy import CompactionStats, LinkPolicy, default_policy
 
-_ACCOUNTED = "_fastlinks_accounted"  # set on a span once its dropped count includes fastlinks' drops
+_SEEN = "_fastlinks_links"  # on a span: its link count (held + dropped) once fastlinks accounted for it
 
 
 def add_dropped_links(span: Any, count: int) -> bool:
-    """Add `count` to an SDK span's dropped-links counter, once; False if it is not an SDK span."""
-    links = getattr(span, "_links", None)
-    if not isinstance(links, BoundedList) or getattr(span, _ACCOUNTED, False):
+    """Add `count` to an SDK span's dropped-links counter, once; False if it is not an SDK span
+    or fastlinks already accounted for its links."""
+    links = compat.span_links(span)
+    if links is None or hasattr(span, _SEEN):
         return False
-    links.dropped += count
-    setattr(span, _ACCOUNTED, True)
+    compat.add_dropped(links, count)
+    setattr(span, _SEEN, compat.count(links))
     return True
 
 
 class LinkProcessor(SpanProcessor):
-    """Applies a `LinkPolicy` to every span's links at start: ``provider.add_span_processor(LinkProcessor())``.
+    """Applies a `LinkPolicy` to every span's links: ``provider.add_span_processor(LinkProcessor())``.
 
     The SDK caps links at `OTEL_SPAN_LINK_COUNT_LIMIT` (default 128, keeping the last) before this
     processor sees them; lift that limit and set `FASTLINKS_LINK_LIMIT` (or `max_links`) to let the
@@ -46,28 +53,43 @@ class LinkProcessor(SpanProcessor):
         self.policy = policy if policy is not None else default_policy()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        links = getattr(span, "_links", None)
-        if not isinstance(links, BoundedList) or not links or getattr(span, _ACCOUNTED, False):
-            return
-        items = list(links)
-        origins: dict[int, Any] = {}
-        plain = False
-        for link in items:
-            stats = getattr(link, "_stats", None)
-            if stats is None:
-                plain = True
+        try:
+            links = compat.span_links(span)
+            if not links:
+                return  # no links: nothing to do, and nothing to remember
+            policy = self.policy
+            items = compat.link_items(links)
+            needs_policy, origin_inputs, from_origins = _kernels.core.scan_links(
+                items, policy.link_limit, policy.dedupe, LinkSetLink, CompactionStats, compat.FAST_CONTEXTS
+            )
+            # what LinkSets saw but did not hand over; SDK evictions are its own count already
+            extra = origin_inputs - from_origins - (0 if from_origins < len(items) else links.dropped)
+            if needs_policy:
+                links = self._apply(span, links, items, max(extra, 0))
             else:
-                origins[id(stats)] = stats
-        dropped = sum(stats.dropped for stats in origins.values())
-        if plain:
-            kept, invalid, duplicates, over = self._choose(items)
-            if len(kept) < len(items):
-                maxlen = links._dq.maxlen  # type: ignore[attr-defined]  # the SDK's own cap, kept as it was
-                replacement = BoundedList.from_seq(maxlen, [items[i] for i in kept.tolist()])
-                replacement.dropped = links.dropped
-                span._links = replacement
-            dropped += invalid + duplicates + over
-        add_dropped_links(span, dropped)
+                compat.add_dropped(links, max(extra, 0))
+            setattr(span, _SEEN, compat.count(links))
+        except Exception as error:  # never into the application: the span keeps the SDK's links
+            compat.log_once("LinkProcessor.on_start", error)
+
+    def _on_ending(self, span: Span) -> None:
+        """Compacts again a span that gained links after start (`span.add_link`)."""
+        try:
+            links = compat.span_links(span)
+            if not links or compat.count(links) == getattr(span, _SEEN, 0):
+                return
+            self._apply(span, links, compat.link_items(links), 0)
+        except Exception as error:
+            compat.log_once("LinkProcessor._on_ending", error)
+
+    def _apply(self, span: Span, links: Any, items: list[Any], extra: int) -> Any:
+        """The policy over all of the span's links; returns the span's (possibly new) list."""
+        kept, invalid, duplicates, over = self._choose(items)
+        dropped = extra + invalid + duplicates + over
+        if len(kept) < len(items):
+            return compat.replace_links(span, links, [items[i] for i in kept.tolist()], dropped)
+        compat.add_dropped(links, dropped)
+        return links
 
     def _choose(self, items: list[Any]) -> tuple[Any, int, int, int]:
         """The policy over the links' contexts: kept positions and the counts of what went."""
@@ -78,7 +100,7 @@ class LinkProcessor(SpanProcessor):
         return contexts._select(self.policy, keep_invalid)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Nothing to do: links are settled at start."""
+        """Nothing to do: links are settled at start and at ending."""
 
     def shutdown(self) -> None:
         """Nothing to release."""

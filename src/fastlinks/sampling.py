@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import index as _index
 from typing import Any
 
 import numpy as np
@@ -18,16 +19,29 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
+from . import _otel_compat as compat
 from .linkset import LinkSet
 
 
 def has_sampled_link(links: Sequence[Link] | None) -> bool:
-    """True if any link has a valid context with the sampled flag; a LinkSet is read column-wise."""
-    if not links:
+    """True if any link has a valid context with the sampled flag; a LinkSet is read column-wise.
+
+    Only sequences are read (a generator given as `links=` must reach the span whole), and a
+    link whose context cannot be read counts as not sampled."""
+    if links is None:
         return False
     if isinstance(links, LinkSet):
         return bool(np.any(links.sampled))
-    return any(link.context.is_valid and link.context.trace_flags.sampled for link in links)
+    if not isinstance(links, (list, tuple, Sequence)):
+        return False
+    for link in links:
+        try:
+            context = link.context
+            if context.is_valid and _index(context.trace_flags) & 1:
+                return True
+        except Exception:  # an odd link is simply not a sampled one
+            continue
+    return False
 
 
 class LinkAwareSampler(Sampler):
@@ -52,13 +66,25 @@ class LinkAwareSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        parent = get_current_span(parent_context).get_span_context()
-        if (parent is None or not parent.is_valid) and has_sampled_link(links):
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, None)
+        try:
+            if links and _is_root(parent_context) and has_sampled_link(links):
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, None)
+        except Exception as error:  # never into the application: the delegate decides
+            compat.log_once("LinkAwareSampler.should_sample", error)
         return self.delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
     def get_description(self) -> str:
-        return f"LinkAwareSampler{{{self.delegate.get_description()}}}"
+        try:
+            return f"LinkAwareSampler{{{self.delegate.get_description()}}}"
+        except Exception as error:
+            compat.log_once("LinkAwareSampler.get_description", error)
+            return "LinkAwareSampler"
+
+
+def _is_root(parent_context: Context | None) -> bool:
+    """No valid parent span in the context: the span starts a trace."""
+    parent = get_current_span(parent_context).get_span_context()
+    return parent is None or not parent.is_valid
 
 
 def linkaware_parentbased_traceidratio(arg: Any = None) -> Sampler:

@@ -8,24 +8,24 @@ merges in the links' wire bytes written by `_core.encode_links`.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common._internal import (
-    _encode_attributes,
-    _encode_instrumentation_scope,
-    _encode_resource,
-)
-from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import _encode_span
 from opentelemetry.exporter.otlp.proto.http import trace_exporter as _stock_http
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from .. import _kernels
+from .. import _otel_compat as compat
 
 __all__ = ["OTLPSpanExporter", "encode_spans"]
+
+_stock = compat.stock_otlp()
+_encode_attributes = _stock["_encode_attributes"]
+_encode_span = _stock["_encode_span"]
+_stock_encode_spans = _stock["encode_spans"]
 
 
 class _WithoutLinks:
@@ -92,12 +92,25 @@ class _Encoded:
         return hit[1]
 
 
-_resource = _Encoded(_encode_resource)
-_scope = _Encoded(_encode_instrumentation_scope)
+_resource = _Encoded(_stock["_encode_resource"])
+_scope = _Encoded(_stock["_encode_instrumentation_scope"])
 
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
     """Like the stock `encode_spans`, plus each link's W3C flags and trace state; same return type.
+
+    Never worse than the stock encoder: a batch fastlinks cannot encode (a link whose context
+    is not a SpanContext, say) is encoded by the stock `encode_spans` instead, which raises
+    for it exactly when the stock exporter would, and the cause is logged once."""
+    try:
+        return _encode_spans(spans)
+    except Exception as error:
+        compat.log_once("fastlinks.otlp.encode_spans", error)
+        return _stock_encode_spans(spans)
+
+
+def _encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    """fastlinks' encoding, which raises on what it cannot encode.
 
     Spans are grouped by resource and scope as the stock encoder groups them, and every message
     but the links is written by the stock encoder's own functions. Links are merged in last, in
@@ -123,27 +136,31 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         ]
     )
     encode_links = _kernels.core.encode_links
+    fast, fast_attributes = compat.FAST_CONTEXTS, compat.FAST_ATTRIBUTES
     for resource_spans, scopes in zip(request.resource_spans, groups.values(), strict=True):
         for scope_spans, group in zip(resource_spans.scope_spans, scopes.values(), strict=True):
             for encoded, span in zip(scope_spans.spans, group, strict=True):
                 links = span.links
                 if links:
-                    encoded.MergeFromString(encode_links(links, _encode_attribute))
+                    encoded.MergeFromString(encode_links(links, _encode_attribute, fast, fast_attributes))
     return request
 
 
-def _with_encoder(function: Any) -> Any:
-    """The stock exporter's own `export`, with its module-level `encode_spans` name bound to ours.
-
-    Reusing its code keeps retries, compression, size limits and metrics exactly the stock ones."""
-    if "encode_spans" not in function.__code__.co_names:
-        raise ImportError("fastlinks.otlp: the installed OTLP/HTTP exporter no longer calls encode_spans")
-    scope = {**function.__globals__, "encode_spans": encode_spans}
-    return types.FunctionType(function.__code__, scope, function.__name__, function.__defaults__, function.__closure__)
+_export = compat.export_with_encoder(_stock_http.OTLPSpanExporter.export, encode_spans)
 
 
 class OTLPSpanExporter(_stock_http.OTLPSpanExporter):
     """Drop-in for `opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter`:
-    same arguments and environment variables, links encoded with flags and trace state."""
+    same arguments and environment variables, links encoded with flags and trace state.
 
-    export = _with_encoder(_stock_http.OTLPSpanExporter.export)
+    `export` is the stock exporter's own code with the encoder swapped, so retries,
+    compression, size limits and metrics stay the stock ones; it never raises."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            if _export is None:
+                return super().export(spans)
+            return _export(self, spans)  # type: ignore[no-any-return]
+        except Exception as error:
+            compat.log_once("fastlinks.otlp.OTLPSpanExporter.export", error)
+            return SpanExportResult.FAILURE

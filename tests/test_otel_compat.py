@@ -1,0 +1,90 @@
+"""Every private OpenTelemetry assumption fastlinks makes, by name, and what happens without it.
+
+CI runs this module on the lowest supported SDK, one in the middle and the newest."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet
+from fastlinks import _otel_compat as compat
+
+SDK = tuple(int(part) for part in compat.SDK_VERSION.split(".")[:2])
+
+# Each assumption, and the SDK versions it is known to hold on.
+ASSUMED = {
+    "SpanContext is a 6-tuple": True,
+    "Link stores _context and _attributes": True,
+    "BoundedAttributes keeps a plain _dict": True,
+    "Span._links is a BoundedList": True,
+    "SpanProcessor._on_ending is called": SDK >= (1, 40),
+}
+
+
+@pytest.mark.parametrize("name", list(ASSUMED))
+def test_each_assumption_is_checked_and_holds_where_expected(name):
+    assert compat.ASSUMPTIONS[name] is ASSUMED[name], f"opentelemetry-sdk {compat.SDK_VERSION}"
+
+
+def test_no_assumption_goes_unnamed():
+    names = set(compat.ASSUMPTIONS) - {
+        "the stock OTLP encoder pieces exist",
+        "the stock OTLP/HTTP export calls encode_spans",
+    }
+    assert names == set(ASSUMED)
+
+
+def test_the_otlp_pieces_are_checked_when_the_exporter_is_installed():
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+    import fastlinks.otlp  # noqa: F401
+
+    assert compat.ASSUMPTIONS["the stock OTLP encoder pieces exist"]
+    assert compat.ASSUMPTIONS["the stock OTLP/HTTP export calls encode_spans"]
+
+
+def test_a_broken_assumption_warns_naming_the_sdk_version(caplog):
+    with caplog.at_level(logging.WARNING, "fastlinks"):
+        assert compat._check("a probe that fails", lambda: 1 / 0) is False
+    assert compat.SDK_VERSION in caplog.text and "a probe that fails" in caplog.text
+    del compat.ASSUMPTIONS["a probe that fails"]
+
+
+CONTEXTS = [
+    SpanContext(0xABC, 1, True, TraceFlags(1), TraceState([("k", "v")])),
+    SpanContext(0xDEF, 2, False, TraceFlags(0)),
+    SpanContext(5, 0, False),
+]
+
+
+def test_without_the_fast_layout_results_are_the_same(impl):
+    """Public constructors and properties instead of tuple reads: same columns, same Links."""
+    fast = impl.ids_from_contexts(CONTEXTS, True)
+    slow = impl.ids_from_contexts(CONTEXTS, False)
+    assert all((a == b).all() for a, b in zip(fast[:4], slow[:4], strict=True)) and fast[4] == slow[4]
+    ls = LinkSet.from_span_contexts(CONTEXTS, {"a": [1, 2, 3]})
+    args = (ls.trace_ids, ls.span_ids, ls.trace_flags, ls.is_remote, None, ["k=v", None, None])
+    rest = ([{"a": 1}, {"a": 2}, {"a": 3}], None, Link, None)
+    for a, b in zip(impl.make_links(*args, *rest, True), impl.make_links(*args, *rest, False), strict=True):
+        assert (type(a), a.context, a.attributes) == (type(b), b.context, b.attributes)
+
+
+def test_without_a_span_link_list_the_processor_leaves_spans_alone(impl, monkeypatch):
+    monkeypatch.setattr(compat, "SPAN_LINKS", False)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(LinkProcessor(LinkPolicy(max_links=1)))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("t").start_span("s", links=[Link(CONTEXTS[0]), Link(CONTEXTS[1])]).end()
+    (span,) = exporter.get_finished_spans()
+    assert len(span.links) == 2 and span.dropped_links == 0
+
+
+def test_on_ending_exists_exactly_where_it_is_called():
+    assert compat.ON_ENDING == hasattr(SpanProcessor, "_on_ending")

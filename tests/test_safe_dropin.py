@@ -1,0 +1,223 @@
+"""fastlinks installed globally never raises into the application, and changes nothing the stock
+SDK does for inputs it accepts: every odd input goes through `tracer.start_span` with
+`LinkProcessor` and `LinkAwareSampler` installed, and through the OTLP exporter, and is compared
+with the same pipeline without fastlinks."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from _receiver import Receiver
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as StockExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor, LinkSet
+from fastlinks.otlp import OTLPSpanExporter, encode_spans
+
+
+def ctx(i: int, flags: int = 1, **kw) -> SpanContext:
+    return SpanContext(0xA000 + i, 0xB000 + i, True, TraceFlags(flags), **kw)
+
+
+class DuckContext:
+    """Not a SpanContext, but everything the SDK and the stock encoder read of one."""
+
+    def __init__(self, i: int) -> None:
+        self.trace_id, self.span_id = 0xC000 + i, 0xD000 + i
+        self.is_remote, self.trace_flags, self.trace_state, self.is_valid = True, TraceFlags(1), TraceState(), True
+
+
+class RenamedLink(Link):
+    """A Link subclass whose `context` property computes something else than `_context`."""
+
+    @property
+    def context(self) -> SpanContext:
+        return ctx(99)
+
+
+class Strategy(str, enum.Enum):
+    CONSISTENT = "consistent"
+
+
+# name -> links=; each is accepted by the stock SDK, and fastlinks must give the same links and counts
+ODD_INPUTS = {
+    "a link to None": lambda: [Link(None)],  # type: ignore[arg-type]
+    "None among links": lambda: [None, Link(ctx(1))],
+    "plain int trace_flags": lambda: [Link(SpanContext(0xA1, 0xB1, True, 1))],  # type: ignore[arg-type]
+    "numpy integer IDs": lambda: [Link(SpanContext(np.uint64(0xA2), np.uint64(0xB2), True, TraceFlags(1)))],
+    "a str trace_state": lambda: [Link(SpanContext(0xA3, 0xB3, True, TraceFlags(1), "k=v"))],  # type: ignore[arg-type]
+    "a duck-typed context": lambda: [Link(DuckContext(1)), Link(ctx(2))],  # type: ignore[arg-type]
+    "a Link subclass with its own context": lambda: [RenamedLink(ctx(3)), Link(ctx(4))],
+    "a trace state": lambda: [Link(ctx(6, trace_state=TraceState([("k", "v")])))],
+    "attributes of every kind": lambda: [Link(ctx(7), {"s": "x", "b": True, "i": 3, "f": 1.5, "l": ["a", "b"]})],
+    "a tuple of links": lambda: (Link(ctx(8)), Link(ctx(9, 0))),
+    "a generator of links": lambda: (Link(ctx(i)) for i in range(3)),
+    "no links": lambda: [],
+    "links=None": lambda: None,
+}
+
+
+def _run(links_factory, fastlinks: bool, policy: LinkPolicy | None = None):
+    exporter = InMemorySpanExporter()
+    sampler = ParentBased(ALWAYS_ON)
+    provider = TracerProvider(sampler=LinkAwareSampler(sampler) if fastlinks else sampler)
+    if fastlinks:
+        provider.add_span_processor(LinkProcessor(policy))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("t").start_span("s", links=links_factory())
+    span.add_link(ctx(50))
+    span.end()
+    (finished,) = exporter.get_finished_spans()
+    return finished
+
+
+def _key(context):
+    """What identifies a link's context across two runs (a duck-typed one is a new object each run)."""
+    if isinstance(context, SpanContext):
+        return context
+    return (type(context).__name__, getattr(context, "trace_id", None), getattr(context, "span_id", None))
+
+
+def _summary(span):
+    return [(_key(link.context), dict(link.attributes or {})) for link in span.links], span.dropped_links
+
+
+@pytest.mark.parametrize("name", list(ODD_INPUTS))
+def test_odd_links_give_what_the_stock_sdk_gives(impl, name, caplog):
+    stock = _run(ODD_INPUTS[name], fastlinks=False)
+    with caplog.at_level(logging.WARNING, "fastlinks"):
+        ours = _run(ODD_INPUTS[name], fastlinks=True)
+    assert _summary(ours) == _summary(stock)
+
+
+INVALID_WITH_ATTRIBUTES = {
+    "an invalid context with attributes": lambda: [Link(SpanContext(5, 0, True), {"a": 1}), Link(ctx(5))],
+    "an out-of-range trace ID": lambda: [Link(SpanContext(2**128 + 1, 7, True, TraceFlags(1)), {"a": 1})],
+}
+
+
+@pytest.mark.parametrize("name", list(INVALID_WITH_ATTRIBUTES))
+def test_invalid_links_with_attributes_follow_the_policy(impl, name):
+    """The SDK keeps an invalid context that carries attributes; the policy drops and counts it
+    (documented), or, with keep_invalid_with_attributes, keeps the very same link, IDs and all."""
+    stock_links, stock_dropped = _summary(_run(INVALID_WITH_ATTRIBUTES[name], fastlinks=False))
+    links, dropped = _summary(_run(INVALID_WITH_ATTRIBUTES[name], fastlinks=True))
+    assert links == [link for link in stock_links if link[0].is_valid]
+    assert dropped == stock_dropped + 1
+    kept = _run(INVALID_WITH_ATTRIBUTES[name], True, LinkPolicy(keep_invalid_with_attributes=True))
+    assert _summary(kept) == (stock_links, stock_dropped)
+
+
+def test_a_generator_reaches_the_span_whole(impl):
+    """The sampler must not take links out of a generator before the SDK reads it."""
+    span = _run(lambda: (Link(ctx(i)) for i in range(3)), fastlinks=True)
+    assert [link.context for link in span.links][:3] == [ctx(i) for i in range(3)]
+
+
+def test_huge_link_limit_in_the_environment(impl, monkeypatch):
+    monkeypatch.setenv("FASTLINKS_LINK_LIMIT", str(2**64))
+    links = [Link(ctx(i)) for i in range(5)] + [Link(ctx(0))]
+    span = _run(lambda: links, fastlinks=True)
+    assert [link.context for link in span.links] == [ctx(i) for i in range(5)] + [ctx(50)]
+    assert span.dropped_links == 1  # the duplicate: deduplicated, not cut
+
+
+def test_a_str_enum_strategy(impl):
+    policy = LinkPolicy(max_links=2, strategy=Strategy.CONSISTENT)  # type: ignore[arg-type]
+    assert type(policy.strategy) is str
+    span = _run(lambda: [Link(ctx(i)) for i in range(4)], fastlinks=True, policy=policy)
+    assert len(span.links) == 2 and span.dropped_links == 3  # the cap again at ending, over the added link too
+
+
+def test_a_broken_link_list_logs_once_and_leaves_the_span(impl, caplog):
+    """A link whose context raises when read: the span keeps the SDK's links, one log line."""
+
+    class Exploding:
+        is_valid = True
+        trace_state = None
+
+        @property
+        def trace_id(self):
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.WARNING, "fastlinks"):
+        for _ in range(3):
+            span = _run(lambda: [Link(Exploding()), Link(ctx(1)), Link(ctx(1))], fastlinks=True)  # type: ignore[arg-type]
+            assert len(span.links) == 4  # left as the stock SDK made it: duplicate and added link and all
+    assert sum("LinkProcessor.on_start" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_sampler_falls_back_to_its_delegate(impl):
+    class Odd(Link):
+        @property
+        def context(self):
+            raise RuntimeError("unreadable")
+
+    sampler = LinkAwareSampler(ParentBased(ALWAYS_ON))
+    result = sampler.should_sample(None, 1, "s", links=[Odd(ctx(1))])
+    assert result.decision.is_sampled()
+    assert sampler.get_description().startswith("LinkAwareSampler{")
+
+
+# ---------------------------------------------------------------- the exporter
+
+
+@pytest.mark.parametrize("name", list(ODD_INPUTS))
+def test_odd_links_export_as_the_stock_exporter_does(impl, name):
+    span = _run(ODD_INPUTS[name], fastlinks=False)
+    with Receiver() as receiver:
+        stock = StockExporter(endpoint=receiver.endpoint, timeout=5).export([span])
+        ours = OTLPSpanExporter(endpoint=receiver.endpoint, timeout=5).export([span])
+    assert ours == stock
+    if stock == SpanExportResult.SUCCESS:
+        theirs_links, our_links = (r.resource_spans[0].scope_spans[0].spans[0].links for r in receiver.decoded())
+        assert [(lk.trace_id, lk.span_id) for lk in our_links] == [(lk.trace_id, lk.span_id) for lk in theirs_links]
+
+
+def test_a_link_to_a_non_context_fails_the_batch_like_the_stock_exporter(impl, caplog):
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    span = ReadableSpan("s", SpanContext(1, 2, False), links=[Link("not-a-context")])  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(AttributeError):
+            encode_spans([span])  # what the stock encode_spans raises, after fastlinks' own attempt
+        with Receiver() as receiver:
+            assert OTLPSpanExporter(endpoint=receiver.endpoint, timeout=5).export([span]) == SpanExportResult.FAILURE
+    assert not receiver.requests
+
+
+def test_a_non_context_link_does_not_crash_the_process():
+    """It used to be a segfault (SIGSEGV, exit 139): run it where a crash cannot take pytest down."""
+    code = textwrap.dedent(
+        """
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import Link, SpanContext
+        from fastlinks import _kernels
+        from fastlinks.otlp import _encode_attribute, encode_spans
+        spans = [ReadableSpan("s", SpanContext(1, 2, False), links=[Link("not-a-context")])]
+        for odd in ("not-a-context", None, 5, (1, 2, 3), object()):
+            for fast in (True, False):
+                try:
+                    _kernels.core.encode_links([Link(odd)], _encode_attribute, fast, fast)
+                except Exception:
+                    pass
+        try:
+            encode_spans(spans)
+        except Exception as error:
+            print("raised", type(error).__name__)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "raised AttributeError" in done.stdout
