@@ -22,8 +22,11 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import TraceState
 
-from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor, LinkSet
+from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor
+from fastlinks import _otel_compat as compat
 from fastlinks.otlp import OTLPSpanExporter, encode_spans
+
+VALID_TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def ctx(i: int, flags: int = 1, **kw) -> SpanContext:
@@ -221,3 +224,58 @@ def test_a_non_context_link_does_not_crash_the_process():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "raised AttributeError" in done.stdout
+
+
+# ---------------------------------------------------------------- links added after start
+
+
+@pytest.mark.skipif(not compat.ON_ENDING, reason="SDK without SpanProcessor._on_ending (before 1.40)")
+def test_links_added_after_start_are_compacted_at_ending(impl, monkeypatch):
+    """aiokafka's getmany instrumentation adds a link per message to a span already started."""
+    monkeypatch.setenv("OTEL_SPAN_LINK_COUNT_LIMIT", "100000")  # the SDK's cap lifted, as the README advises
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(LinkProcessor(LinkPolicy(max_links=128)))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("t").start_span("getmany", links=[Link(ctx(0))])
+    for i in range(460):
+        span.add_link(ctx(i % 300, flags=1 if i % 3 == 0 else 0))  # 300 producers, 160 re-deliveries
+    span.add_link(SpanContext(0, 0, False), {"a": 1})  # invalid with attributes: the SDK keeps it
+    span.end()
+    (finished,) = exporter.get_finished_spans()
+    assert len(finished.links) == 128
+    assert finished.dropped_links == 462 - 128  # 161 duplicates, 1 invalid, 172 over the cap
+    assert len({(lk.context.trace_id, lk.context.span_id) for lk in finished.links}) == 128
+    assert sum(lk.context.trace_flags.sampled for lk in finished.links) == 100  # every sampled producer kept
+
+
+def test_spans_without_added_links_are_left_at_ending(impl):
+    span = _run(lambda: [Link(ctx(1)), Link(ctx(2))], fastlinks=True)
+    assert [lk.context for lk in span.links] == [ctx(1), ctx(2), ctx(50)] and span.dropped_links == 0
+
+
+# ---------------------------------------------------------------- str and bytes subclasses
+
+
+class Text(str):
+    pass
+
+
+class Raw(bytes):
+    pass
+
+
+def test_str_and_bytes_subclasses_parse_alike_in_both_kernels(both):
+    carriers = [
+        {np.str_("traceparent"): np.str_(VALID_TP), "tracestate": np.str_("k=v")},
+        [(Text("traceparent"), Text(VALID_TP)), (Raw(b"tracestate"), Raw(b"a=1")), ("tracestate", Text("b=2"))],
+        {Raw(b"TraceParent"): Raw(VALID_TP.encode())},
+    ]
+    compiled, pure = (kernels.parse_carriers(carriers) for kernels in both)
+    assert all((a == b).all() for a, b in zip(compiled[:4], pure[:4], strict=True))
+    assert compiled[4] == pure[4] == ["k=v", "a=1,b=2", None]
+    assert all(type(s) is str for s in compiled[4] if s is not None)
+    assert all(type(s) is str for s in pure[4] if s is not None)
+    states = [np.str_("k=v"), Raw(b"a=1")]
+    compiled, pure = (kernels.parse_traceparents([Text(VALID_TP), VALID_TP], states) for kernels in both)
+    assert compiled[4] == pure[4] == ["k=v", "a=1"] and all(type(s) is str for s in compiled[4])

@@ -15,7 +15,7 @@ from . import _attributes, _kernels
 from ._columns import _frozen, _ids, _row_column, _states, check_pickled, iterable
 from ._otel_compat import FAST_CONTEXTS
 from .policy import CompactionStats, LinkPolicy, default_policy
-from .w3c import parse_tracestate
+from .w3c import parse_tracestates
 
 _CHUNK = 4096  # rows materialized at a time when iterating
 _COLUMNS = ("trace_ids", "span_ids", "trace_flags", "is_remote")
@@ -123,6 +123,8 @@ class LinkSet(Sequence[Link]):
         cls, contexts: Iterable[SpanContext], attributes: Mapping[str, Any] | None = None
     ) -> LinkSet:
         """Links to the given SpanContexts (invalid ones are kept as rows, for compact() to count)."""
+        if isinstance(contexts, SpanContext):  # a tuple itself: iterating it would give its fields
+            raise TypeError("contexts: expected a sequence of SpanContexts, got a single SpanContext")
         contexts = contexts if isinstance(contexts, (list, tuple)) else list(iterable("contexts", contexts))
         return cls._with_attributes(_kernels.core.ids_from_contexts(contexts, FAST_CONTEXTS), attributes)
 
@@ -261,9 +263,10 @@ class LinkSet(Sequence[Link]):
         """Invalid rows the OpenTelemetry spec still allows as links: with attributes or a trace state."""
         mask = _attributes.has_values(self._shared, self._columns, len(self))
         if self.trace_states is not None:
-            for i, raw in enumerate(self.trace_states):
-                if raw and not mask[i] and parse_tracestate(raw):
-                    mask[i] = True
+            valid = self.valid  # only invalid rows need a reason to stay
+            rows = [i for i, raw in enumerate(self.trace_states) if raw and not mask[i] and not valid[i]]
+            for i, state in zip(rows, parse_tracestates(self.trace_states, rows), strict=True):
+                mask[i] = bool(state)
         return mask
 
     def _take(self, rows: np.ndarray, stats: CompactionStats | None, attribute_limit: int | None) -> LinkSet:
@@ -293,14 +296,7 @@ class LinkSet(Sequence[Link]):
         states = None
         if self.trace_states is not None:
             picked = range(len(self)) if rows is None else rows.tolist()
-            parsed: dict[str, Any] = {}  # a header repeated across rows is parsed once
-            states = []
-            for r in picked:
-                raw = self.trace_states[r]
-                state = None if raw is None else parsed.get(raw)
-                if raw is not None and state is None:
-                    state = parsed[raw] = parse_tracestate(raw)
-                states.append(state)
+            states = parse_tracestates(self.trace_states, picked)
         attrs, dropped = None, None
         if self._shared or self._columns:
             every = np.arange(len(self), dtype=np.int64) if rows is None else rows

@@ -1,0 +1,78 @@
+"""Linear on hostile input: each case is timed against the same call on ordinary input of the
+same size, and may cost only a generous multiple of it (a ratio, never an absolute time)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fastlinks import LinkPolicy, LinkSet
+from fastlinks.w3c import parse_tracestate
+
+VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+RATIO = 8  # both sides are linear; the quadratic versions were hundreds of times slower
+
+
+def best_of(call, rounds: int = 3) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_repeated_tracestate_headers_cost_what_other_headers_cost(impl):
+    """40,000 tracestate headers (0.9 MB, under Kafka's 1 MB default) in one message."""
+    hostile = [("traceparent", VALID)] + [("tracestate", f"k{i % 50}=value{i}") for i in range(40_000)]
+    ordinary = [("traceparent", VALID)] + [("x-other-hdr", f"k{i % 50}=value{i}") for i in range(40_000)]
+    ls = LinkSet.from_carriers([hostile])
+    assert ls.valid.all() and not next(iter(ls)).context.trace_state  # over 32 members: empty
+    assert best_of(lambda: LinkSet.from_carriers([hostile])) < RATIO * best_of(
+        lambda: LinkSet.from_carriers([ordinary])
+    )
+
+
+def test_repeated_blank_tracestate_headers_are_joined_once(impl):
+    hostile = [("traceparent", VALID)] + [("tracestate", " , ")] * 40_000 + [("tracestate", "k=v")]
+    ordinary = [("traceparent", VALID)] + [("x-other-hdr", " , ")] * 40_000 + [("tracestate", "k=v")]
+    ls = LinkSet.from_carriers([hostile])
+    assert dict(next(iter(ls)).context.trace_state) == {"k": "v"}  # blank members do not count
+    assert best_of(lambda: LinkSet.from_carriers([hostile])) < RATIO * best_of(
+        lambda: LinkSet.from_carriers([ordinary])
+    )
+
+
+def _links_with_states(states: list[str]) -> LinkSet:
+    rng = np.random.default_rng(0)
+    return LinkSet.from_traceparents([f"00-{rng.bytes(16).hex()}-{rng.bytes(8).hex()}-01" for _ in states], states)
+
+
+def test_a_huge_tracestate_shared_by_many_links_is_parsed_once(impl):
+    """128 links whose messages carry the same 10 MB tracestate, against 128 links whose
+    tracestates add up to the same 10 MB."""
+    size = 10_000_000
+    for huge in ("k=v" + " " * size, "a=1," * (size // 4)):
+        hostile = _links_with_states([huge] * 128)
+        ordinary = _links_with_states([f"k{i}=v" + " " * (size // 128) for i in range(128)])
+        hostile_time = best_of(lambda h=hostile: list(h))
+        assert hostile_time < RATIO * best_of(lambda o=ordinary: list(o))
+
+
+def test_many_members_stop_the_parse_early():
+    header = "a=1," * 2_500_000
+    assert not parse_tracestate(header)
+    short = "a=1," * 40
+    assert best_of(lambda: parse_tracestate(header)) < 100 * best_of(lambda: parse_tracestate(short + "x"))
+
+
+def test_keep_invalid_reads_a_shared_huge_tracestate_once(impl):
+    """Invalid rows stay under keep_invalid_with_attributes when their tracestate parses."""
+    size = 5_000_000
+    zeros = np.zeros((64, 16), np.uint8), np.zeros((64, 8), np.uint8)
+    hostile = LinkSet.from_arrays(*zeros, trace_states=["k=v" + " " * size] * 64)
+    ordinary = LinkSet.from_arrays(*zeros, trace_states=[f"k{i}=v" + " " * (size // 64) for i in range(64)])
+    policy = LinkPolicy(keep_invalid_with_attributes=True)
+    assert len(hostile.compact(policy)) == len(ordinary.compact(policy)) == 64
+    assert best_of(lambda: hostile.compact(policy)) < RATIO * best_of(lambda: ordinary.compact(policy))
