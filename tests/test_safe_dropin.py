@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import TraceState
 
-from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor
+from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor, LinkSet
 from fastlinks import _otel_compat as compat
 from fastlinks.otlp import OTLPSpanExporter, encode_spans
 
@@ -279,3 +279,38 @@ def test_str_and_bytes_subclasses_parse_alike_in_both_kernels(both):
     states = [np.str_("k=v"), Raw(b"a=1")]
     compiled, pure = (kernels.parse_traceparents([Text(VALID_TP), VALID_TP], states) for kernels in both)
     assert compiled[4] == pure[4] == ["k=v", "a=1"] and all(type(s) is str for s in compiled[4])
+
+
+# ---------------------------------------------------------------- the processor's scan, both kernels
+
+
+def _scan_inputs():
+    stats = LinkSet.from_traceparents([VALID_TP] * 3).compact().stats
+    from fastlinks.linkset import LinkSetLink
+
+    from_set = LinkSetLink(ctx(1))
+    from_set._stats = stats
+    return {
+        "plain distinct": [Link(ctx(i)) for i in range(5)],
+        "a repeat": [Link(ctx(1)), Link(ctx(2)), Link(ctx(1))],
+        "over the cap": [Link(ctx(i)) for i in range(40)],
+        "many distinct": [Link(ctx(i)) for i in range(33)],
+        "invalid": [Link(SpanContext(0, 1, False), {"a": 1})],
+        "numpy IDs": [Link(SpanContext(np.uint64(1), np.uint64(2), False))],
+        "duck": [Link(DuckContext(1))],
+        "subclass": [RenamedLink(ctx(1))],
+        "from a LinkSet": [from_set, from_set],
+        "mixed": [from_set, Link(ctx(2))],
+        "same span ID, other trace": [Link(SpanContext(1, 5, False)), Link(SpanContext(2**64 + 1, 5, False))],
+    }
+
+
+@pytest.mark.parametrize("name", list(_scan_inputs()))
+@pytest.mark.parametrize("dedupe", [True, False])
+def test_the_scan_kernels_agree(both, name, dedupe):
+    from fastlinks.linkset import LinkSetLink
+    from fastlinks.policy import CompactionStats
+
+    items = _scan_inputs()[name]
+    compiled, pure = (k.scan_links(items, 32, dedupe, LinkSetLink, CompactionStats, True) for k in both)
+    assert compiled == pure

@@ -97,6 +97,14 @@ cdef extern from *:
         return 0;
     }
 
+    /* An exact int in [0, 2**64) as a native word; -1 when it does not fit. */
+    static int fl_int_to_word(PyObject *v, uint64_t *word) {
+        unsigned long long value = PyLong_AsUnsignedLongLong(v);
+        if (value == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+        *word = (uint64_t)value;
+        return 0;
+    }
+
     /* Lowercase hex digits to bytes: fl_hex_ids decodes a traceparent's 32 + 16 ID digits (at
        p + 3 and p + 36) into 16 + 8 bytes and says whether every one was a lowercase hex digit.
        16 digits are checked per vector instruction: GCC/Clang vector extensions on little-endian
@@ -191,6 +199,7 @@ cdef extern from *:
     uint64_t fl_le64(const uint8_t*) noexcept nogil
     object fl_int_from_be16(const uint8_t*)
     int fl_int_to_words(object, uint64_t*)
+    int fl_int_to_word(object, uint64_t*)
     bint fl_hex_ids(const uint8_t*, uint8_t*, uint8_t*) noexcept nogil
     const char* FL_HEX_DECODER
 
@@ -993,14 +1002,42 @@ cdef int _any_repeat(const _Ids* ids, Py_ssize_t n, int32_t* table, Py_ssize_t c
     return 0
 
 
-def scan_links(items, Py_ssize_t limit, bint dedupe, link_type, stats_type, bint fast):
+def start_scan(span, tuple config):
+    """`LinkProcessor.on_start` in one call: None when the span needs nothing more (no links, or
+    links the policy keeps as they are: the span's link count is then stored on it), else what
+    `scan_links` found with the span's link list and its deque, for the Python path."""
+    list_type, list_attr, deque_attr, seen_attr, limit, dedupe, link_type, stats_type, fast = config
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return None
+    held = getattr(links, deque_attr)
+    if not held:
+        return None
+    needs_policy, origin_inputs, from_origins = scan_links(held, limit, dedupe, link_type, stats_type, fast)
+    if needs_policy or origin_inputs:
+        return needs_policy, origin_inputs, from_origins, links, held
+    setattr(span, seen_attr, len(held) + links.dropped)
+    return None
+
+
+def links_added(span, tuple config):
+    """True when the span's link count (held + dropped) is not the one `start_scan` stored."""
+    list_type, list_attr, deque_attr, seen_attr = config[0], config[1], config[2], config[3]
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return False
+    return len(getattr(links, deque_attr)) + links.dropped != getattr(span, seen_attr, 0)
+
+
+cpdef tuple scan_links(items, Py_ssize_t limit, bint dedupe, link_type, stats_type, bint fast):
     cdef Py_ssize_t n = len(items), i = 0, cap = 2 * SCAN_STACK
     cdef _Ids stack_ids[SCAN_STACK]
     cdef int32_t stack_table[2 * SCAN_STACK]
     cdef _Ids* ids = stack_ids
     cdef int32_t* table = stack_table
     cdef uint64_t words[2]
-    cdef int repeat
+    cdef uint64_t span_word
+    cdef int repeat = 0
     cdef bint plain = False, needs = n > limit
     cdef list origins = None
     cdef Py_ssize_t from_origins = 0
@@ -1034,13 +1071,14 @@ def scan_links(items, Py_ssize_t limit, bint dedupe, link_type, stats_type, bint
                 continue
             tid = (<tuple>ctx)[0]
             sid = (<tuple>ctx)[1]
-            if type(tid) is not int or type(sid) is not int or fl_int_to_words(tid, words) < 0 or not 0 <= sid < _SPAN_ID_LIMIT:
+            if (type(tid) is not int or type(sid) is not int
+                    or fl_int_to_words(tid, words) < 0 or fl_int_to_word(sid, &span_word) < 0):
                 needs = True
                 continue
             if dedupe:
                 ids[i].lo = words[0]
                 ids[i].hi = words[1]
-                ids[i].s = PyLong_AsUnsignedLongLongMask(sid)
+                ids[i].s = span_word
                 i += 1
         if dedupe and not needs:
             with nogil:

@@ -302,6 +302,29 @@ def make_links(
     return out
 
 
+def start_scan(span, config):
+    list_type, list_attr, deque_attr, seen_attr, limit, dedupe, link_type, stats_type, fast = config
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return None
+    held = getattr(links, deque_attr)
+    if not held:
+        return None
+    needs_policy, origin_inputs, from_origins = scan_links(held, limit, dedupe, link_type, stats_type, fast)
+    if needs_policy or origin_inputs:
+        return needs_policy, origin_inputs, from_origins, links, held
+    setattr(span, seen_attr, len(held) + links.dropped)
+    return None
+
+
+def links_added(span, config):
+    list_type, list_attr, deque_attr, seen_attr = config[:4]
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return False
+    return len(getattr(links, deque_attr)) + links.dropped != getattr(span, seen_attr, 0)
+
+
 def scan_links(items, limit, dedupe, link_type, stats_type, fast):
     origins: dict[int, object] = {}
     from_origins = 0

@@ -196,6 +196,12 @@ def link_items(links: Any) -> list[Any]:
         return list(links._dq)
 
 
+LINK_LIST = (BoundedList, "_links", "_dq")
+"""The span's link list type and attribute, and the attribute of the deque inside it, checked
+above: `LinkProcessor` hands them to the kernel that reads them on every span start, where a
+Python call per access costs more than the check of 1-8 links itself."""
+
+
 def count(links: Any) -> int:
     """Links held plus links the list has counted as dropped: grows with every `add_link`."""
     return len(links) + links.dropped

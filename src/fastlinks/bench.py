@@ -296,6 +296,27 @@ def _export(contender: str, n: int) -> Callable[[], Any]:
     return fastlinks_encode
 
 
+OVERHEAD_LINKS = (0, 1, 3, 8, 128)  # links per ordinary span: most have 0-3
+
+
+def _overhead(contender: str, n: int) -> Callable[[], Any]:
+    """An ordinary span with `n` plain links (one attribute each, all valid and distinct, so the
+    processor changes nothing) started and ended on a provider with no other processor:
+    `stock` without LinkProcessor, D/E with it on that contender's kernels."""
+    links = [
+        Link(SpanContext(0xA000 + i, 0xB000 + i, True, TraceFlags(i % 2)), {"message.id": f"m{i}"}) for i in range(n)
+    ]
+    provider = TracerProvider()
+    if contender != "stock":
+        saved, _kernels.core = _kernels.core, _kernels_for(contender)
+        try:
+            provider.add_span_processor(LinkProcessor())  # binds its kernel now, not per call
+        finally:
+            _kernels.core = saved
+    tracer = provider.get_tracer("fastlinks.bench")
+    return lambda: tracer.start_span("ordinary", links=links).end()
+
+
 def _case(stage: str, contender: str, size: int, build: Callable[[str, int], Callable[[], Any]]) -> Case:
     return Case(stage, contender, size, lambda: build(contender, size))
 
@@ -319,7 +340,11 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
         out += [_case("compact crafted", c, n, _crafted) for c in "C" + ours]
         out += [_case("batch span", c, n, _batch_span) for c in ("A", "B", "C", *ours, "floor")]
     out += [_case("export", c, CAP, _export) for c in ("stock", *ours)]
+    out += [_case(OVERHEAD, c, n, _overhead) for n in OVERHEAD_LINKS for c in ("stock", *ours)]
     return out
+
+
+OVERHEAD = "processor overhead"
 
 
 # ---------------------------------------------------------------- memory
@@ -362,17 +387,52 @@ def median_seconds(call: Callable[[], Any], rounds: int = 7, min_sample: float =
     return statistics.median(samples)
 
 
+def interleaved_medians(
+    calls: dict[str, Callable[[], Any]], rounds: int, min_sample: float = 0.002
+) -> dict[str, float]:
+    """Median time of one call of each, with the samples of all of them taken in turn, so a
+    change in the machine's load hits every contender alike: for differences of a few percent."""
+    loops = {}
+    for name, call in calls.items():
+        call()
+        loops[name] = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                call()
+            if time.perf_counter() - start >= min_sample or loops[name] >= 100_000:
+                break
+            loops[name] *= 2
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                call()
+            samples[name].append((time.perf_counter() - start) / loops[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def run(
     sizes: Sequence[int] = SIZES, rounds: int = 7, progress: Callable[[str], None] | None = None
 ) -> dict[str, float]:
-    """Median seconds per case id, all measured in this one run."""
+    """Median seconds per case id, all measured in this one run. The processor-overhead cases
+    differ by a few percent, so each size's contenders are sampled in turn, three times as often."""
     saved = _kernels.core
     results = {}
+    paired: dict[int, dict[str, Callable[[], Any]]] = {}
     try:
         for case in cases(sizes):
+            if case.stage == OVERHEAD:
+                paired.setdefault(case.size, {})[case.id] = case.setup()
+                continue
             if progress:
                 progress(case.id)
             results[case.id] = median_seconds(case.setup(), rounds)
+        for n, calls in paired.items():
+            if progress:
+                progress(f"{OVERHEAD}-{n}")
+            results.update(interleaved_medians(calls, 3 * rounds))
     finally:
         _kernels.core = saved
     return results
@@ -385,6 +445,10 @@ def _time(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return f"{seconds * 1e6:,.1f} µs" if seconds < 0.01 else f"{seconds * 1e3:,.1f} ms"
+
+
+def _added(base: float | None, seconds: float | None) -> str:
+    return f"{(seconds - base) * 1e6:+.2f} µs" if base and seconds else "—"
 
 
 def _per_carrier(seconds: float | None, n: int) -> str:
@@ -489,6 +553,24 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
             ]
         ],
     )
+    lines += [
+        "",
+        f"**{OVERHEAD}**: an ordinary span with N plain, distinct links (nothing to change), started and "
+        "ended on a provider with no other processor, without and with `LinkProcessor` (samples interleaved)",
+        "",
+    ]
+    lines += _table(
+        ["links", "stock SDK", "+ LinkProcessor (python)", "+ LinkProcessor (cython)", "E added", "E / stock"],
+        [
+            [
+                f"{n:,}",
+                *(_time(t(OVERHEAD, c, n)) for c in ("stock", "D", "E")),
+                _added(t(OVERHEAD, "stock", n), t(OVERHEAD, "E", n)),
+                f"{e / stock:.3f}×" if (e := t(OVERHEAD, "E", n)) and (stock := t(OVERHEAD, "stock", n)) else "—",
+            ]
+            for n in OVERHEAD_LINKS
+        ],
+    )
     lines += ["", "**memory** per candidate link (tracemalloc, 10,000 links, no per-row attributes)", ""]
     lines += _table(["LinkSet", "Link objects"], [[f"{memory['LinkSet']:.1f} B", f"{memory['Link objects']:.0f} B"]])
     lines += ["", "**targets**", ""]
@@ -527,6 +609,13 @@ def targets(
         if e and floor:
             out.append(("batch span E at 500 / 128-link floor", f"{e / floor:.2f}×", "≤ 1.2×", e / floor <= 1.2))
     ratio_target("export E vs stock encoder", f"export-stock-{CAP}", f"export-E-{CAP}", 10)
+    added = [(e - s) for n in (1, 3, 8) if (e := t(f"{OVERHEAD}-E-{n}")) and (s := t(f"{OVERHEAD}-stock-{n}"))]
+    if added:
+        worst = max(added) * 1e6
+        out.append(("LinkProcessor added to a span with 1-8 links (worst)", f"{worst:+.2f} µs", "≤ 1 µs", worst <= 1))
+    e, stock = t(f"{OVERHEAD}-E-128"), t(f"{OVERHEAD}-stock-128")
+    if e and stock:
+        out.append(("LinkProcessor on a span with 128 links", f"{e / stock:.3f}×", "≤ 1.03×", e / stock <= 1.03))
     out.append(("memory per link as a LinkSet", f"{memory['LinkSet']:.1f} B", "≤ 32 B", memory["LinkSet"] <= 32))
     return out
 

@@ -51,23 +51,31 @@ class LinkProcessor(SpanProcessor):
 
     def __init__(self, policy: LinkPolicy | None = None) -> None:
         self.policy = policy if policy is not None else default_policy()
+        # what the kernels read on every span start and end, bound once (they are chosen at import)
+        self._config = (
+            *compat.LINK_LIST,
+            _SEEN,
+            self.policy.link_limit,
+            self.policy.dedupe,
+            LinkSetLink,
+            CompactionStats,
+            compat.FAST_CONTEXTS,
+        )
+        self._start_scan, self._links_added = _kernels.core.start_scan, _kernels.core.links_added
+        self._active = compat.SPAN_LINKS
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            links = compat.span_links(span)
-            if not links:
-                return  # no links: nothing to do, and nothing to remember
-            policy = self.policy
-            items = compat.link_items(links)
-            needs_policy, origin_inputs, from_origins = _kernels.core.scan_links(
-                items, policy.link_limit, policy.dedupe, LinkSetLink, CompactionStats, compat.FAST_CONTEXTS
-            )
+            found = self._start_scan(span, self._config) if self._active else None
+            if found is None:
+                return  # no links, or nothing to change: the kernel remembered the count
+            needs_policy, origin_inputs, from_origins, links, held = found
             # what LinkSets saw but did not hand over; SDK evictions are its own count already
-            extra = origin_inputs - from_origins - (0 if from_origins < len(items) else links.dropped)
+            extra = max(origin_inputs - from_origins - (0 if from_origins < len(held) else links.dropped), 0)
             if needs_policy:
-                links = self._apply(span, links, items, max(extra, 0))
+                links = self._apply(span, links, list(held), extra)
             else:
-                compat.add_dropped(links, max(extra, 0))
+                compat.add_dropped(links, extra)
             setattr(span, _SEEN, compat.count(links))
         except Exception as error:  # never into the application: the span keeps the SDK's links
             compat.log_once("LinkProcessor.on_start", error)
@@ -75,10 +83,9 @@ class LinkProcessor(SpanProcessor):
     def _on_ending(self, span: Span) -> None:
         """Compacts again a span that gained links after start (`span.add_link`)."""
         try:
-            links = compat.span_links(span)
-            if not links or compat.count(links) == getattr(span, _SEEN, 0):
-                return
-            self._apply(span, links, compat.link_items(links), 0)
+            if self._active and self._links_added(span, self._config):
+                links = compat.span_links(span)
+                self._apply(span, links, compat.link_items(links), 0)
         except Exception as error:
             compat.log_once("LinkProcessor._on_ending", error)
 
