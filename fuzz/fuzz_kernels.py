@@ -1,12 +1,16 @@
-"""Coverage-guided differential fuzzing of the parsing and compaction kernels, with atheris.
+"""Coverage-guided differential fuzzing of the kernels, with atheris.
 
     pip install atheris
     python fuzz/fuzz_kernels.py -max_total_time=300 -rss_limit_mb=4096 fuzz/corpus
 
 Each input becomes a batch of message-header carriers and a policy. Both kernel modules parse
 and compact it; they must agree byte for byte, the counts must add up, and a TypeError may only
-name a carrier. Coverage guides the search through the pure twin (instrumented by atheris), while
-every input also runs through the compiled kernels; a crash there stops the run with the input.
+name a carrier. The same input also builds a list of odd links (contexts that are not
+SpanContexts, numpy and out-of-range IDs, str trace states, Link subclasses, None): both link
+encoders, both processor scans and the LinkAwareSampler must agree on them or raise the same
+exception type, and the LinkProcessor, the sampler and a LinkBuffer fed with them must never
+raise. Coverage guides the search through the pure twin (instrumented by atheris), while every
+input also runs through the compiled kernels; a crash there stops the run with the input.
 A crash it finds becomes a test in tests/test_reliability.py.
 """
 
@@ -15,12 +19,20 @@ from __future__ import annotations
 import sys
 
 import atheris
+import numpy as np
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import TraceState
 
 with atheris.instrument_imports():
     from fastlinks import _core_py
     from fastlinks.policy import STRATEGIES
 
-from fastlinks import _core
+from fastlinks import LinkAwareSampler, LinkBuffer, LinkPolicy, LinkProcessor, _core, _otel_compat
+from fastlinks.linkset import LinkSetLink
+from fastlinks.otlp import _encode_attribute
+from fastlinks.policy import CompactionStats
 
 NAMES = ["traceparent", "TraceParent", "tracestate", "TRACESTATE", "x"]
 VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -83,6 +95,95 @@ def _run(kernels, carriers, policy):
     )
 
 
+class _Duck:
+    """Reads like a SpanContext, is not one."""
+
+    def __init__(self, trace_id: object, span_id: object) -> None:
+        self.trace_id, self.span_id, self.is_remote, self.is_valid = trace_id, span_id, True, True
+        self.trace_flags, self.trace_state = TraceFlags(1), TraceState()
+
+
+class _Renamed(Link):
+    @property
+    def context(self):  # type: ignore[override]
+        return SpanContext(7, 7, False)
+
+
+def _odd_id(fdp: atheris.FuzzedDataProvider, text: bool = False) -> object:
+    """An ID as producers get them wrong; a str only for duck-typed contexts (SpanContext refuses it)."""
+    kind = fdp.ConsumeIntInRange(0, 5 if text else 4)
+    if kind == 0:
+        return fdp.ConsumeIntInRange(0, 2**64 - 1)
+    if kind == 1:
+        return np.uint64(fdp.ConsumeIntInRange(0, 2**64 - 1))
+    if kind == 2:
+        return fdp.ConsumeInt(20)  # negative or beyond 128 bits
+    if kind == 3:
+        return fdp.ConsumeIntInRange(0, 3)  # small, often 0: invalid
+    if kind == 4:
+        return True
+    return fdp.ConsumeUnicodeNoSurrogates(3)
+
+
+def _odd_link(fdp: atheris.FuzzedDataProvider) -> object:
+    kind = fdp.ConsumeIntInRange(0, 7)
+    flags = fdp.PickValueInList([TraceFlags(1), TraceFlags(0), 1, 0, np.uint8(1), -3])
+    state = fdp.PickValueInList([None, TraceState([("k", "v")]), "k=v"])
+    if kind <= 2:
+        return Link(SpanContext(_odd_id(fdp), _odd_id(fdp), fdp.ConsumeBool(), flags, state), {"a": 1})
+    if kind == 3:
+        return Link(_Duck(_odd_id(fdp, True), _odd_id(fdp, True)))
+    if kind == 4:
+        return Link(fdp.PickValueInList([None, "not-a-context", 5, (1, 2)]))
+    if kind == 5:
+        return _Renamed(SpanContext(1, 2, False))
+    if kind == 6:
+        link = LinkSetLink(SpanContext(fdp.ConsumeIntInRange(1, 9), 3, True, TraceFlags(1)))
+        link._stats = CompactionStats(5, 1, 1, 1, 2)
+        return link
+    return None
+
+
+def _outcome(call):
+    try:
+        return ("ok", call())
+    except Exception as error:
+        return ("raised", type(error).__name__)
+
+
+_STOCK = TracerProvider(sampler=ParentBased(ALWAYS_ON)).get_tracer("fuzz")
+_PROVIDER = TracerProvider(sampler=LinkAwareSampler(ParentBased(ALWAYS_ON)))
+_PROVIDER.add_span_processor(LinkProcessor(LinkPolicy(max_links=4)))
+_TRACER = _PROVIDER.get_tracer("fuzz")
+
+
+def _check_links(links: list) -> None:
+    """Both encoders and both scans agree; the SDK pipeline and the buffer never raise."""
+    fast = _otel_compat.FAST_CONTEXTS, _otel_compat.FAST_ATTRIBUTES
+    real = [link for link in links if link is not None]
+    encoded = [_outcome(lambda k=k: k.encode_links(real, _encode_attribute, *fast)) for k in (_core, _core_py)]
+    assert encoded[0] == encoded[1], encoded
+    scans = [
+        _outcome(lambda k=k: k.scan_links(real, 4, True, LinkSetLink, CompactionStats, fast[0]))
+        for k in (_core, _core_py)
+    ]
+    assert scans[0] == scans[1], scans
+    if _outcome(lambda: _STOCK.start_span("s", links=list(links)).end())[0] == "ok":  # what the SDK accepts
+        span = _TRACER.start_span("s", links=links)  # LinkProcessor and LinkAwareSampler: never raise
+        for link in real[:2]:
+            context = getattr(link, "_context", None)
+            if isinstance(context, SpanContext):
+                span.add_link(context)
+        span.end()
+    buffer = LinkBuffer()
+    for link in real:
+        context = getattr(link, "_context", None)
+        if isinstance(context, SpanContext):
+            buffer.add_context(context)
+    stats = buffer.compact().stats
+    assert stats.input == stats.invalid + stats.duplicates + stats.over_limit + stats.kept
+
+
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     carriers = [_carrier(fdp) for _ in range(fdp.ConsumeIntInRange(0, 24))]
@@ -94,6 +195,7 @@ def test_one_input(data: bytes) -> None:
         fdp.ConsumeIntInRange(0, 2**64 - 1),
     )
     assert _run(_core, carriers, policy) == _run(_core_py, carriers, policy)
+    _check_links([_odd_link(fdp) for _ in range(fdp.ConsumeIntInRange(0, 6))])
 
 
 if __name__ == "__main__":

@@ -172,12 +172,23 @@ def _kernels_for(contender: str) -> ModuleType:
     return _KERNELS[contender]
 
 
-def _tracer(fastlinks: bool) -> tuple[trace.Tracer, InMemorySpanExporter]:
+def _processor(contender: str) -> LinkProcessor:
+    """A LinkProcessor on that contender's kernels (it binds them when it is made, not per call)."""
+    saved, _kernels.core = _kernels.core, _kernels_for(contender)
+    try:
+        return LinkProcessor()
+    finally:
+        _kernels.core = saved
+
+
+def _tracer(contender: str | None, export: bool = True) -> tuple[trace.Tracer, InMemorySpanExporter]:
+    """A tracer with LinkProcessor on `contender`'s kernels (none for None), exporting to memory."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    if fastlinks:
-        provider.add_span_processor(LinkProcessor())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if contender is not None:
+        provider.add_span_processor(_processor(contender))
+    if export:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("fastlinks.bench"), exporter
 
 
@@ -247,7 +258,7 @@ def _crafted(contender: str, n: int) -> Callable[[], Any]:
 
 def _batch_span(contender: str, n: int) -> Callable[[], Any]:
     carriers = make_carriers(n)
-    tracer, exporter = _tracer(fastlinks=contender in ("D", "E"))
+    tracer, exporter = _tracer(contender if contender in ("D", "E") else None)
     if contender == "floor":
         prebuilt = careful_links(make_carriers(max(n, 4 * CAP)))[:CAP]
 
@@ -275,7 +286,7 @@ def _batch_span(contender: str, n: int) -> Callable[[], Any]:
 
 
 def _export(contender: str, n: int) -> Callable[[], Any]:
-    tracer, exporter = _tracer(fastlinks=True)
+    tracer, exporter = _tracer("D")
     links = LinkSet.from_carriers(
         make_carriers(4 * n), attributes={"link.type": "batch_item", "item.index": list(range(4 * n))}
     ).compact(LinkPolicy(max_links=n))
@@ -306,14 +317,7 @@ def _overhead(contender: str, n: int) -> Callable[[], Any]:
     links = [
         Link(SpanContext(0xA000 + i, 0xB000 + i, True, TraceFlags(i % 2)), {"message.id": f"m{i}"}) for i in range(n)
     ]
-    provider = TracerProvider()
-    if contender != "stock":
-        saved, _kernels.core = _kernels.core, _kernels_for(contender)
-        try:
-            provider.add_span_processor(LinkProcessor())  # binds its kernel now, not per call
-        finally:
-            _kernels.core = saved
-    tracer = provider.get_tracer("fastlinks.bench")
+    tracer, _ = _tracer(None if contender == "stock" else contender, export=False)
     return lambda: tracer.start_span("ordinary", links=links).end()
 
 
