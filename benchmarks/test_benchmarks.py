@@ -1,14 +1,15 @@
 """The benchmark suite: `python -m pytest benchmarks/` (kept out of the normal test run).
 
-The same cases as `python -m fastlinks bench`, grouped by stage and size so pytest-benchmark
+The same cases as `python benchmarks/run.py`, grouped by stage and size so pytest-benchmark
 shows the contenders of one comparison side by side; compare medians within one run.
 """
 
 from __future__ import annotations
 
+import bench
 import pytest
 
-from fastlinks import _kernels, bench
+from fastlinks import _kernels
 
 CASES = bench.cases()
 

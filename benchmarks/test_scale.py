@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fastlinks import LinkPolicy, LinkSet
-from fastlinks.workload import make_carriers
+from fastlinks.demo import make_carriers
 
 
 @pytest.mark.parametrize("n", [10_000, 100_000, 1_000_000])

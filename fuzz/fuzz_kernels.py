@@ -31,7 +31,7 @@ with atheris.instrument_imports():
 
 from fastlinks import LinkAwareSampler, LinkBuffer, LinkPolicy, LinkProcessor, _core, _otel_compat
 from fastlinks.linkset import LinkSetLink
-from fastlinks.otlp import _encode_attribute
+from fastlinks.otlp._encoder import _encode_attribute
 from fastlinks.policy import CompactionStats
 
 NAMES = ["traceparent", "TraceParent", "tracestate", "TRACESTATE", "x"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _attacks import colliding_ids
 from _budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastlinks import CompactionStats, LinkPolicy, LinkSet
 from fastlinks.policy import STRATEGIES
-from fastlinks.workload import colliding_ids
 
 SETTINGS = settings(
     max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -274,7 +274,7 @@ def test_policy_rejects_bad_values(kwargs, error):
 
 @pytest.mark.parametrize("same_hash", [True, False], ids=["one-hash", "one-table-slot"])
 def test_crafted_hash_collisions_change_no_result(both, same_hash):
-    """The link hash is public, so headers can be crafted to collide in it (workload.colliding_ids);
+    """The link hash is public, so headers can be crafted to collide in it (tests/_attacks.colliding_ids);
     the compiled dedupe then switches to a secretly keyed hash, and must keep the same rows."""
     compiled, pure = both
     tids, sids = colliding_ids(3000, same_hash=same_hash)

@@ -115,7 +115,7 @@ def test_exporter_end_to_end(impl, candidates):
 
 def test_encoders_agree_across_implementations(both):
     compiled, pure = both
-    from fastlinks.otlp import _encode_attribute
+    from fastlinks.otlp._encoder import _encode_attribute
 
     for span in finished_spans(300, seed=5):
         assert compiled.encode_links(span.links, _encode_attribute, True, True) == pure.encode_links(
@@ -155,7 +155,7 @@ def test_links_outside_the_sdk_empty_keys_and_plain_mappings(impl):
     from opentelemetry.exporter.otlp.proto.common._internal import _encode_attributes
     from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
-    from fastlinks.otlp import _encode_attribute
+    from fastlinks.otlp._encoder import _encode_attribute
 
     attributes = {"": "no key", "k": 1, 5: "non-str key"}
     raw = impl.encode_links([Link(SpanContext(3, 4, True, TraceFlags(3)), attributes)], _encode_attribute, True, True)
@@ -251,3 +251,18 @@ def test_grpc_exporter(impl):
     finally:
         server.stop(None)
     check_request(received[0], spans)
+
+
+def test_the_grpc_exporter_does_not_import_the_http_one():
+    """`pip install "fastlinks[grpc]"` alone must be enough: nothing HTTP is imported on the way."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fastlinks.otlp.grpc\n"
+        "assert 'opentelemetry.exporter.otlp.proto.http' not in sys.modules, 'HTTP exporter imported'\n"
+        "import fastlinks.otlp\n"
+        "assert 'opentelemetry.exporter.otlp.proto.http' not in sys.modules, 'HTTP exporter imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

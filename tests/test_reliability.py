@@ -21,8 +21,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
 from fastlinks import LinkAwareSampler, LinkPolicy, LinkProcessor, LinkSet
+from fastlinks.demo import make_carriers
 from fastlinks.policy import STRATEGIES
-from fastlinks.workload import make_carriers
 
 FUZZ = settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

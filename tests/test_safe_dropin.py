@@ -218,7 +218,7 @@ def test_a_non_context_link_does_not_crash_the_process():
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import Link, SpanContext
         from fastlinks import _kernels
-        from fastlinks.otlp import _encode_attribute, encode_spans
+        from fastlinks.otlp._encoder import _encode_attribute, encode_spans
         spans = [ReadableSpan("s", SpanContext(1, 2, False), links=[Link("not-a-context")])]
         for odd in ("not-a-context", None, 5, (1, 2, 3), object()):
             for fast in (True, False):

@@ -1,4 +1,6 @@
-"""OTLP/gRPC export with fastlinks' link encoding (needs opentelemetry-exporter-otlp-proto-grpc)."""
+"""OTLP/gRPC export with fastlinks' link encoding (the `grpc` extra: opentelemetry-exporter-otlp-proto-grpc).
+
+Imports nothing of the HTTP exporter, so `pip install "fastlinks[grpc]"` alone is enough."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .. import _otel_compat as compat
-from . import _encode_spans
+from ._encoder import _encode_spans
 
 __all__ = ["OTLPSpanExporter"]
 

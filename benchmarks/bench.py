@@ -1,0 +1,334 @@
+"""The benchmark cases, shared by `python -m pytest benchmarks/` (pytest-benchmark) and
+`python benchmarks/run.py` (one run, a table of medians and ratios, and a plot).
+
+Contenders, all measured in the same run: A, B and C as `contenders.py` writes them;
+D. fastlinks on its pure-Python kernels; E. fastlinks on its compiled kernels.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from _attacks import colliding_ids  # tests/_attacks.py: on sys.path through benchmarks/conftest.py or run.py
+from contenders import CAP, careful_links, careful_select, numpy_links, numpy_select, propagator_links
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet, _core_py, _kernels, start_batch_span
+from fastlinks.demo import make_carriers
+
+SIZES = (10, 100, 500, 2000, 10_000)
+CONTENDERS = {
+    "A": "propagator+SDK",
+    "B": "hand-written",
+    "C": "numpy",
+    "D": "fastlinks (python)",
+    "E": "fastlinks (cython)",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed call: `setup()` builds the inputs and returns the call to time."""
+
+    stage: str
+    contender: str
+    size: int
+    setup: Callable[[], Callable[[], Any]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.stage}-{self.contender}-{self.size}"
+
+
+# ---------------------------------------------------------------- cases
+
+_KERNELS: dict[str, ModuleType] = {"D": _core_py}
+
+
+def _kernels_for(contender: str) -> ModuleType:
+    if contender == "E":
+        from fastlinks import _core
+
+        return _core
+    return _KERNELS[contender]
+
+
+def _processor(contender: str) -> LinkProcessor:
+    """A LinkProcessor on that contender's kernels (it binds them when it is made, not per call)."""
+    saved, _kernels.core = _kernels.core, _kernels_for(contender)
+    try:
+        return LinkProcessor()
+    finally:
+        _kernels.core = saved
+
+
+def _tracer(contender: str | None, export: bool = True) -> tuple[trace.Tracer, InMemorySpanExporter]:
+    """A tracer with LinkProcessor on `contender`'s kernels (none for None), exporting to memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    if contender is not None:
+        provider.add_span_processor(_processor(contender))
+    if export:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("fastlinks.bench"), exporter
+
+
+def _ingest(contender: str, n: int) -> Callable[[], Any]:
+    carriers = make_carriers(n)
+    if contender == "A":
+        return lambda: propagator_links(carriers)
+    if contender == "B":
+        return lambda: careful_links(carriers)
+    if contender == "C":
+        return lambda: numpy_links(carriers)
+    kernels = _kernels_for(contender)
+    policy = LinkPolicy()
+
+    def fastlinks_ingest() -> list[Link]:
+        _kernels.core = kernels
+        return list(LinkSet.from_carriers(carriers).compact(policy))
+
+    return fastlinks_ingest
+
+
+def _parse_compact(contender: str, n: int) -> Callable[[], Any]:
+    carriers = make_carriers(n)
+    kernels = _kernels_for(contender)
+    policy = LinkPolicy()
+
+    def parse_and_compact() -> LinkSet:
+        _kernels.core = kernels
+        return LinkSet.from_carriers(carriers).compact(policy)
+
+    return parse_and_compact
+
+
+def _fastlinks_compact(contender: str, columns: LinkSet) -> Callable[[], Any]:
+    """D or E: `columns.compact()` on that contender's kernels."""
+    kernels = _kernels_for(contender)
+    policy = LinkPolicy()
+
+    def fastlinks_compact() -> LinkSet:
+        _kernels.core = kernels
+        return columns.compact(policy)
+
+    return fastlinks_compact
+
+
+def _compact(contender: str, n: int) -> Callable[[], Any]:
+    columns = LinkSet.from_carriers(make_carriers(n))
+    tids, sids, flags = columns.trace_ids, columns.span_ids, columns.trace_flags
+    if contender == "B":
+        return lambda: careful_select(tids, sids, flags)
+    if contender == "C":
+        ok = columns.valid
+        return lambda: numpy_select(tids, sids, flags, ok)
+    return _fastlinks_compact(contender, columns)
+
+
+def _crafted(contender: str, n: int) -> Callable[[], Any]:
+    """compact() on IDs a hostile producer crafted to collide in the public link hash."""
+    tids, sids = colliding_ids(n, same_hash=False)
+    flags = np.ones(n, np.uint8)
+    if contender == "C":
+        ok = np.ones(n, bool)
+        return lambda: numpy_select(tids, sids, flags, ok)
+    columns = LinkSet.from_arrays(tids, sids, flags)
+    return _fastlinks_compact(contender, columns)
+
+
+def _batch_span(contender: str, n: int) -> Callable[[], Any]:
+    carriers = make_carriers(n)
+    tracer, exporter = _tracer(contender if contender in ("D", "E") else None)
+    if contender == "floor":
+        prebuilt = careful_links(make_carriers(max(n, 4 * CAP)))[:CAP]
+
+        def floor() -> None:
+            tracer.start_span("batch", links=prebuilt).end()
+            exporter.clear()
+
+        return floor
+    if contender in ("A", "B", "C"):
+        build = {"A": propagator_links, "B": careful_links, "C": numpy_links}[contender]
+
+        def by_hand() -> None:
+            tracer.start_span("batch", links=build(carriers)).end()
+            exporter.clear()
+
+        return by_hand
+    kernels = _kernels_for(contender)
+
+    def fastlinks_span() -> None:
+        _kernels.core = kernels
+        start_batch_span(tracer, "batch", carriers).end()
+        exporter.clear()
+
+    return fastlinks_span
+
+
+def _export(contender: str, n: int) -> Callable[[], Any]:
+    tracer, exporter = _tracer("D")
+    links = LinkSet.from_carriers(
+        make_carriers(4 * n), attributes={"link.type": "batch_item", "item.index": list(range(4 * n))}
+    ).compact(LinkPolicy(max_links=n))
+    tracer.start_span("batch", links=links).end()
+    spans = exporter.get_finished_spans()
+    if contender == "stock":
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as stock
+
+        return lambda: stock(spans).SerializeToString()
+    from fastlinks.otlp import encode_spans
+
+    kernels = _kernels_for(contender)
+
+    def fastlinks_encode() -> bytes:
+        _kernels.core = kernels
+        return encode_spans(spans).SerializeToString()
+
+    return fastlinks_encode
+
+
+OVERHEAD_LINKS = (0, 1, 3, 8, 128)  # links per ordinary span: most have 0-3
+
+
+def _overhead(contender: str, n: int) -> Callable[[], Any]:
+    """An ordinary span with `n` plain links (one attribute each, all valid and distinct, so the
+    processor changes nothing) started and ended on a provider with no other processor:
+    `stock` without LinkProcessor, D/E with it on that contender's kernels."""
+    links = [
+        Link(SpanContext(0xA000 + i, 0xB000 + i, True, TraceFlags(i % 2)), {"message.id": f"m{i}"}) for i in range(n)
+    ]
+    tracer, _ = _tracer(None if contender == "stock" else contender, export=False)
+    return lambda: tracer.start_span("ordinary", links=links).end()
+
+
+def _case(stage: str, contender: str, size: int, build: Callable[[str, int], Callable[[], Any]]) -> Case:
+    return Case(stage, contender, size, lambda: build(contender, size))
+
+
+def _compiled() -> bool:
+    try:
+        from fastlinks import _core  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
+    """Every timed case: stage x contender x size (no E where the compiled kernels are not built)."""
+    ours = "DE" if _compiled() else "D"
+    out = []
+    for n in sizes:
+        out += [_case("ingest", c, n, _ingest) for c in "ABC" + ours]
+        out += [_case("parse+compact", c, n, _parse_compact) for c in ours]
+        out += [_case("compact", c, n, _compact) for c in "BC" + ours]
+        out += [_case("compact crafted", c, n, _crafted) for c in "C" + ours]
+        out += [_case("batch span", c, n, _batch_span) for c in ("A", "B", "C", *ours, "floor")]
+    out += [_case("export", c, CAP, _export) for c in ("stock", *ours)]
+    out += [_case(OVERHEAD, c, n, _overhead) for n in OVERHEAD_LINKS for c in ("stock", *ours)]
+    return out
+
+
+OVERHEAD = "processor overhead"
+
+
+# ---------------------------------------------------------------- memory
+
+
+def bytes_per_link(n: int = 10_000) -> dict[str, float]:
+    """Bytes held per candidate link: as a LinkSet's columns vs as a list of Link objects."""
+    carriers = make_carriers(n, duplicates=0.0, malformed=0.0)
+    out = {}
+    for label, build in (("LinkSet", LinkSet.from_carriers), ("Link objects", propagator_links)):
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        held = build(carriers)
+        out[label] = (tracemalloc.get_traced_memory()[0] - before) / n
+        tracemalloc.stop()
+        del held
+    return out
+
+
+# ---------------------------------------------------------------- runner
+
+
+def median_seconds(call: Callable[[], Any], rounds: int = 7, min_sample: float = 0.002) -> float:
+    """Median time of one call over `rounds` samples, each long enough to time well."""
+    call()
+    loops = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(loops):
+            call()
+        if time.perf_counter() - start >= min_sample or loops >= 100_000:
+            break
+        loops *= 2
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(loops):
+            call()
+        samples.append((time.perf_counter() - start) / loops)
+    return statistics.median(samples)
+
+
+def interleaved_medians(
+    calls: dict[str, Callable[[], Any]], rounds: int, min_sample: float = 0.002
+) -> dict[str, float]:
+    """Median time of one call of each, with the samples of all of them taken in turn, so a
+    change in the machine's load hits every contender alike: for differences of a few percent."""
+    loops = {}
+    for name, call in calls.items():
+        call()
+        loops[name] = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                call()
+            if time.perf_counter() - start >= min_sample or loops[name] >= 100_000:
+                break
+            loops[name] *= 2
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                call()
+            samples[name].append((time.perf_counter() - start) / loops[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def run(
+    sizes: Sequence[int] = SIZES, rounds: int = 7, progress: Callable[[str], None] | None = None
+) -> dict[str, float]:
+    """Median seconds per case id, all measured in this one run. The processor-overhead cases
+    differ by a few percent, so each size's contenders are sampled in turn, three times as often."""
+    saved = _kernels.core
+    results = {}
+    paired: dict[int, dict[str, Callable[[], Any]]] = {}
+    try:
+        for case in cases(sizes):
+            if case.stage == OVERHEAD:
+                paired.setdefault(case.size, {})[case.id] = case.setup()
+                continue
+            if progress:
+                progress(case.id)
+            results[case.id] = median_seconds(case.setup(), rounds)
+        for n, calls in paired.items():
+            if progress:
+                progress(f"{OVERHEAD}-{n}")
+            results.update(interleaved_medians(calls, 3 * rounds))
+    finally:
+        _kernels.core = saved
+    return results

@@ -1,0 +1,50 @@
+"""Run every benchmark case once in this process and print medians and ratios as markdown.
+
+    pip install ".[bench]"
+    python benchmarks/run.py --rounds 11 --plot docs/benchmarks.png
+
+`--sizes` picks the batch sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "tests")]
+
+import bench  # noqa: E402
+import report  # noqa: E402
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=_positive, nargs="+", metavar="N", help="batch sizes (default: 10 100 500 2000 10000)"
+    )
+    parser.add_argument(
+        "--rounds", type=_positive, default=7, help="samples per case; the median is reported (default 7)"
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw a chart (needs matplotlib: the bench extra)")
+    args = parser.parse_args(argv)
+    if args.plot:
+        import matplotlib  # noqa: F401  # fail now, not after the whole run
+    sizes = tuple(args.sizes or bench.SIZES)
+    results = bench.run(sizes, args.rounds, progress=lambda name: print(f"  {name}", file=sys.stderr))
+    print("\n".join(report.report(results, bench.bytes_per_link(), sizes)))
+    if args.plot:
+        report.plot(results, args.plot, sizes)
+        print(f"\nplot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
