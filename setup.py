@@ -1,11 +1,15 @@
 """Only the extension list; everything else is in pyproject.toml.
 
-FASTLINKS_NO_EXTENSIONS=1 builds a pure-Python wheel (py3-none-any) that uses `_core_py`.
+One compiled module per kernel concern, each with its pure-Python twin (`<name>_py.py`):
+parsing, compaction, materialization and OTLP wire encoding. FASTLINKS_NO_EXTENSIONS=1 builds a
+pure-Python wheel (py3-none-any) that uses the twins.
 """
 
 import os
 
 from setuptools import Extension, setup
+
+KERNELS = ["fastlinks._parse", "fastlinks._compact", "fastlinks._materialize", "fastlinks.otlp._wire"]
 
 if os.environ.get("FASTLINKS_NO_EXTENSIONS", "").strip() not in ("", "0"):
     ext_modules = []
@@ -16,13 +20,15 @@ else:
     ext_modules = cythonize(
         [
             Extension(
-                "fastlinks._core",
-                ["src/fastlinks/_core.pyx"],
-                include_dirs=[numpy.get_include()],
+                name,
+                ["src/" + name.replace(".", "/") + ".pyx"],
+                include_dirs=[numpy.get_include(), "src/fastlinks"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             )
+            for name in KERNELS
         ],
         compiler_directives={"language_level": 3},
+        include_path=["src"],
     )
 
 setup(ext_modules=ext_modules)

@@ -12,7 +12,6 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fastlinks import LinkPolicy, LinkProcessor, LinkSet, _core_py, _kernels, start_batch_span
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet, _kernels, start_batch_span
 from fastlinks.demo import make_carriers
 
 SIZES = (10, 100, 500, 2000, 10_000)
@@ -39,12 +38,23 @@ CONTENDERS = {
 
 @dataclass(frozen=True)
 class Case:
-    """One timed call: `setup()` builds the inputs and returns the call to time."""
+    """One timed call: `setup()` builds the inputs and returns the call to time, which runs on
+    `kernels` ("cython" or "python": bind them with `bound()` first; nothing is switched inside
+    the timed call)."""
 
     stage: str
     contender: str
     size: int
     setup: Callable[[], Callable[[], Any]]
+
+    @property
+    def kernels(self) -> str:
+        return IMPLEMENTATION.get(self.contender, "cython" if _compiled() else "python")
+
+    def bound(self) -> Callable[[], Any]:
+        """Bind this case's kernels, then build and return its call."""
+        _kernels.use(self.kernels)  # type: ignore[arg-type]
+        return self.setup()
 
     @property
     def id(self) -> str:
@@ -53,24 +63,17 @@ class Case:
 
 # ---------------------------------------------------------------- cases
 
-_KERNELS: dict[str, ModuleType] = {"D": _core_py}
-
-
-def _kernels_for(contender: str) -> ModuleType:
-    if contender == "E":
-        from fastlinks import _core
-
-        return _core
-    return _KERNELS[contender]
+IMPLEMENTATION = {"D": "python", "E": "cython"}  # the kernels each fastlinks contender runs on
 
 
 def _processor(contender: str) -> LinkProcessor:
     """A LinkProcessor on that contender's kernels (it binds them when it is made, not per call)."""
-    saved, _kernels.core = _kernels.core, _kernels_for(contender)
+    saved = _kernels.IMPLEMENTATION
+    _kernels.use(IMPLEMENTATION[contender])  # type: ignore[arg-type]
     try:
         return LinkProcessor()
     finally:
-        _kernels.core = saved
+        _kernels.use(saved)  # type: ignore[arg-type]
 
 
 def _tracer(contender: str | None, export: bool = True) -> tuple[trace.Tracer, InMemorySpanExporter]:
@@ -92,11 +95,9 @@ def _ingest(contender: str, n: int) -> Callable[[], Any]:
         return lambda: careful_links(carriers)
     if contender == "C":
         return lambda: numpy_links(carriers)
-    kernels = _kernels_for(contender)
     policy = LinkPolicy()
 
     def fastlinks_ingest() -> list[Link]:
-        _kernels.core = kernels
         return list(LinkSet.from_carriers(carriers).compact(policy))
 
     return fastlinks_ingest
@@ -104,11 +105,9 @@ def _ingest(contender: str, n: int) -> Callable[[], Any]:
 
 def _parse_compact(contender: str, n: int) -> Callable[[], Any]:
     carriers = make_carriers(n)
-    kernels = _kernels_for(contender)
     policy = LinkPolicy()
 
     def parse_and_compact() -> LinkSet:
-        _kernels.core = kernels
         return LinkSet.from_carriers(carriers).compact(policy)
 
     return parse_and_compact
@@ -116,11 +115,9 @@ def _parse_compact(contender: str, n: int) -> Callable[[], Any]:
 
 def _fastlinks_compact(contender: str, columns: LinkSet) -> Callable[[], Any]:
     """D or E: `columns.compact()` on that contender's kernels."""
-    kernels = _kernels_for(contender)
     policy = LinkPolicy()
 
     def fastlinks_compact() -> LinkSet:
-        _kernels.core = kernels
         return columns.compact(policy)
 
     return fastlinks_compact
@@ -167,10 +164,8 @@ def _batch_span(contender: str, n: int) -> Callable[[], Any]:
             exporter.clear()
 
         return by_hand
-    kernels = _kernels_for(contender)
 
     def fastlinks_span() -> None:
-        _kernels.core = kernels
         start_batch_span(tracer, "batch", carriers).end()
         exporter.clear()
 
@@ -190,10 +185,7 @@ def _export(contender: str, n: int) -> Callable[[], Any]:
         return lambda: stock(spans).SerializeToString()
     from fastlinks.otlp import encode_spans
 
-    kernels = _kernels_for(contender)
-
     def fastlinks_encode() -> bytes:
-        _kernels.core = kernels
         return encode_spans(spans).SerializeToString()
 
     return fastlinks_encode
@@ -218,11 +210,7 @@ def _case(stage: str, contender: str, size: int, build: Callable[[str, int], Cal
 
 
 def _compiled() -> bool:
-    try:
-        from fastlinks import _core  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _kernels._compiled() is not None
 
 
 def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
@@ -314,21 +302,21 @@ def run(
 ) -> dict[str, float]:
     """Median seconds per case id, all measured in this one run. The processor-overhead cases
     differ by a few percent, so each size's contenders are sampled in turn, three times as often."""
-    saved = _kernels.core
+    saved = _kernels.IMPLEMENTATION
     results = {}
     paired: dict[int, dict[str, Callable[[], Any]]] = {}
     try:
         for case in cases(sizes):
-            if case.stage == OVERHEAD:
+            if case.stage == OVERHEAD:  # each contender's processor bound its kernels when it was made
                 paired.setdefault(case.size, {})[case.id] = case.setup()
                 continue
             if progress:
                 progress(case.id)
-            results[case.id] = median_seconds(case.setup(), rounds)
+            results[case.id] = median_seconds(case.bound(), rounds)
         for n, calls in paired.items():
             if progress:
                 progress(f"{OVERHEAD}-{n}")
             results.update(interleaved_medians(calls, 3 * rounds))
     finally:
-        _kernels.core = saved
+        _kernels.use(saved)  # type: ignore[arg-type]
     return results

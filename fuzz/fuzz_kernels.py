@@ -26,11 +26,13 @@ from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import TraceState
 
 with atheris.instrument_imports():
-    from fastlinks import _core_py
+    from fastlinks import _compact_py, _parse_py
+    from fastlinks.otlp import _wire_py
     from fastlinks.policy import STRATEGIES
 
-from fastlinks import LinkAwareSampler, LinkBuffer, LinkPolicy, LinkProcessor, _core, _otel_compat
+from fastlinks import LinkAwareSampler, LinkBuffer, LinkPolicy, LinkProcessor, _compact, _otel_compat, _parse
 from fastlinks.linkset import LinkSetLink
+from fastlinks.otlp import _wire
 from fastlinks.otlp._encoder import _encode_attribute
 from fastlinks.policy import CompactionStats
 
@@ -73,14 +75,14 @@ def _carrier(fdp: atheris.FuzzedDataProvider) -> object:
     return [pair[:1] for pair in pairs] or 7  # malformed: must raise TypeError naming the carrier
 
 
-def _run(kernels, carriers, policy):
+def _run(parse, compact, carriers, policy):
     n = len(carriers)
     try:
-        tids, sids, flags, remote, states = kernels.parse_carriers(carriers)
+        tids, sids, flags, remote, states = parse.parse_carriers(carriers)
     except TypeError as error:
         assert str(error).startswith("carriers["), error
         return ("TypeError", str(error))
-    kept, invalid, duplicates, over = kernels.compact(tids, sids, flags, None, *policy)
+    kept, invalid, duplicates, over = compact.compact(tids, sids, flags, None, *policy)
     assert invalid + duplicates + over + len(kept) == n
     return (
         tids.tobytes(),
@@ -161,11 +163,11 @@ def _check_links(links: list) -> None:
     """Both encoders and both scans agree; the SDK pipeline and the buffer never raise."""
     fast = _otel_compat.FAST_CONTEXTS, _otel_compat.FAST_ATTRIBUTES
     real = [link for link in links if link is not None]
-    encoded = [_outcome(lambda k=k: k.encode_links(real, _encode_attribute, *fast)) for k in (_core, _core_py)]
+    encoded = [_outcome(lambda k=k: k.encode_links(real, _encode_attribute, *fast)) for k in (_wire, _wire_py)]
     assert encoded[0] == encoded[1], encoded
     scans = [
         _outcome(lambda k=k: k.scan_links(real, 4, True, LinkSetLink, CompactionStats, fast[0]))
-        for k in (_core, _core_py)
+        for k in (_compact, _compact_py)
     ]
     assert scans[0] == scans[1], scans
     if _outcome(lambda: _STOCK.start_span("s", links=list(links)).end())[0] == "ok":  # what the SDK accepts
@@ -194,7 +196,7 @@ def test_one_input(data: bytes) -> None:
         fdp.ConsumeBool(),
         fdp.ConsumeIntInRange(0, 2**64 - 1),
     )
-    assert _run(_core, carriers, policy) == _run(_core_py, carriers, policy)
+    assert _run(_parse, _compact, carriers, policy) == _run(_parse_py, _compact_py, carriers, policy)
     _check_links([_odd_link(fdp) for _ in range(fdp.ConsumeIntInRange(0, 6))])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastlinks._core_py import _GOLDEN, _mix
+from fastlinks._compact_py import _GOLDEN, _mix
 
 _M1_INVERSE = np.uint64(pow(0xBF58476D1CE4E5B9, -1, 2**64))
 _M2_INVERSE = np.uint64(pow(0x94D049BB133111EB, -1, 2**64))
@@ -18,7 +18,7 @@ def _unxorshift(y: np.ndarray, shift: int) -> np.ndarray:
 
 
 def _unmix(z: np.ndarray) -> np.ndarray:
-    """The inverse of SplitMix64's finalizer (`_core_py._mix`): every step of it is a bijection."""
+    """The inverse of SplitMix64's finalizer (`_compact_py._mix`): every step of it is a bijection."""
     x = _unxorshift(z, 31) * _M2_INVERSE
     x = _unxorshift(x, 27) * _M1_INVERSE
     return _unxorshift(x, 30) - _GOLDEN

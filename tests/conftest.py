@@ -1,42 +1,56 @@
-"""Every test that takes `impl` runs once on the compiled kernels and once on the pure-Python twin."""
+"""Every test that takes `impl` runs once on the compiled kernels and once on the pure-Python twins."""
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
-import fastlinks._kernels as kernels
-from fastlinks import _core_py
+from fastlinks import _kernels
+
+CONCERNS = {"parse": "fastlinks._parse", "compact": "fastlinks._compact", "materialize": "fastlinks._materialize"}
+CONCERNS["wire"] = "fastlinks.otlp._wire"
 
 
-def _compiled():
+def _namespace(implementation: str, modules: list[ModuleType]) -> SimpleNamespace:
+    """One object with every public kernel of an implementation, for tests that call them directly."""
+    return SimpleNamespace(
+        **{name: getattr(m, name) for m in modules for name in dir(m) if not name.startswith("_")},
+        implementation=implementation,
+    )
+
+
+def _compiled() -> SimpleNamespace | None:
     try:
-        return importlib.import_module("fastlinks._core")
+        return _namespace("cython", [importlib.import_module(name) for name in CONCERNS.values()])
     except ImportError:
         return None
 
 
 COMPILED = _compiled()
-IMPLEMENTATIONS = {"cython": COMPILED, "python": _core_py}
+PURE = _namespace("python", [importlib.import_module(f"{name}_py") for name in CONCERNS.values()])
+IMPLEMENTATIONS = {"cython": COMPILED, "python": PURE}
 
 
 @pytest.fixture(params=["cython", "python"])
-def impl(request, monkeypatch):
-    """The kernel module under test, also installed as the one fastlinks uses."""
-    module = IMPLEMENTATIONS[request.param]
-    if module is None:
+def impl(request):
+    """The kernels under test, also bound (through `_kernels.use`) as the ones fastlinks uses."""
+    kernels = IMPLEMENTATIONS[request.param]
+    if kernels is None:
         pytest.skip("compiled kernels not built (see test_build.py, which fails in a normal build)")
-    monkeypatch.setattr(kernels, "core", module)
-    return module
+    saved = _kernels.IMPLEMENTATION
+    _kernels.use(request.param)
+    yield kernels
+    _kernels.use(saved)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def both():
-    """Both kernel modules, for tests that compare them row for row."""
+    """Both implementations, for tests that compare them row for row."""
     if COMPILED is None:
         pytest.skip("compiled kernels not built")
-    return COMPILED, _core_py
+    return COMPILED, PURE
 
 
 @pytest.fixture(autouse=True)

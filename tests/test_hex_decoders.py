@@ -1,6 +1,6 @@
 """Every way the compiled parser can decode trace and span IDs agrees with the pure twin.
 
-`_core.pyx` decodes hex digits 16 at a time with vector instructions (GCC/Clang vector
+`_parse.pyx` (through `_hex.h`) decodes hex digits 16 at a time with vector instructions (GCC/Clang vector
 extensions, or SSE2 intrinsics under MSVC) and 8 at a time in a 64-bit word elsewhere.
 `.ci/run` also builds with -DFASTLINKS_SSE2 and -DFASTLINKS_SWAR and runs this file with
 FASTLINKS_EXPECT_HEX_DECODER naming the path, so each one is checked on every CI run.

@@ -200,7 +200,7 @@ def test_memory_stays_flat_over_100k_rounds():
 def test_a_million_carriers_in_bounded_memory(impl):
     """1,000,000 carriers parse and compact in at most 64 bytes a carrier plus 4 MiB: the
     columns (26 B a row) and the compaction's scratch (class, hash, hash table), nothing per object."""
-    if impl.__name__.endswith("_py"):
+    if impl.implementation == "python":
         pytest.skip("the bound is the compiled kernels'; the pure twin allocates numpy temporaries")
     n = 1_000_000
     batch = make_carriers(n, seed=11)

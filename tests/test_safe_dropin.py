@@ -223,7 +223,7 @@ def test_a_non_context_link_does_not_crash_the_process():
         for odd in ("not-a-context", None, 5, (1, 2, 3), object()):
             for fast in (True, False):
                 try:
-                    _kernels.core.encode_links([Link(odd)], _encode_attribute, fast, fast)
+                    _kernels.wire.encode_links([Link(odd)], _encode_attribute, fast, fast)
                 except Exception:
                     pass
         try:

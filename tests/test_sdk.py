@@ -77,8 +77,8 @@ def test_sdk_cap_below_the_policy_is_counted_too(impl):
 
 def test_unsampled_span_materializes_no_link(impl, monkeypatch):
     calls = []
-    real = kernels.core.make_links
-    monkeypatch.setattr(kernels.core, "make_links", lambda *a: calls.append(1) or real(*a))
+    real = kernels.materialize.make_links
+    monkeypatch.setattr(kernels.materialize, "make_links", lambda *a: calls.append(1) or real(*a))
     tracer, exporter = pipeline(LinkProcessor(), sampler=ALWAYS_OFF)
     links = LinkSet.from_carriers(carriers(300)).compact()
     tracer.start_span("dropped", links=links).end()
@@ -192,8 +192,8 @@ def test_link_aware_sampler_decisions(impl, monkeypatch):
     unsampled_parent = SpanContext(9, 9, True, TraceFlags(0))
     assert decide(sampler, sampled, parent=unsampled_parent) is False, "only root spans are linked in"
     calls = []
-    real = kernels.core.make_links
-    monkeypatch.setattr(kernels.core, "make_links", lambda *a: calls.append(1) or real(*a))
+    real = kernels.materialize.make_links
+    monkeypatch.setattr(kernels.materialize, "make_links", lambda *a: calls.append(1) or real(*a))
     column = LinkSet.from_carriers(carriers(300)).compact()
     assert decide(LinkAwareSampler(ALWAYS_OFF), column) is True
     no_sampled = LinkSet.from_carriers(carriers(300, sampled=0.0)).compact()

@@ -1,9 +1,10 @@
-"""Column checks: what a LinkSet accepts as its columns, from callers and from pickles."""
+"""Link columns: the type the kernels return, and the checks of what a LinkSet accepts as its
+columns, from callers and from pickles."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,6 +19,21 @@ def _frozen(
     for column in (trace_ids, span_ids, trace_flags, is_remote):
         column.flags.writeable = False
     return trace_ids, span_ids, trace_flags, is_remote
+
+
+class Columns(NamedTuple):
+    """What a kernel returns for N links: fresh read-only columns and each row's raw tracestate."""
+
+    trace_ids: np.ndarray  # (N, 16) uint8, big-endian
+    span_ids: np.ndarray  # (N, 8) uint8, big-endian
+    trace_flags: np.ndarray  # (N,) uint8
+    is_remote: np.ndarray  # (N,) bool
+    trace_states: list[str | None] | None  # None when no row has one
+
+
+def empty_columns(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Uninitialized trace ID, span ID and flag columns, and an is_remote column of True, for n rows."""
+    return np.empty((n, 16), np.uint8), np.empty((n, 8), np.uint8), np.empty(n, np.uint8), np.ones(n, np.bool_)
 
 
 def _ids(name: str, value: Any, n: int | None, width: int) -> np.ndarray:

@@ -71,7 +71,7 @@ class LinkBuffer:
     def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
         """Append the link in one message's headers (a mapping or (key, value) pairs, or None)."""
         try:
-            columns = _kernels.core.parse_carriers([headers])
+            columns = _kernels.parse.parse_carriers([headers])
         except TypeError as error:
             raise TypeError(str(error).replace("carriers[0]", "headers")) from None
         self._append(columns, row_attributes)
@@ -82,12 +82,12 @@ class LinkBuffer:
         """Append the link a W3C traceparent value names; a malformed one becomes an invalid row.
 
         `tracestate` is kept only for a valid traceparent, as in `LinkSet.from_traceparents`."""
-        self._append(_kernels.core.parse_traceparents([value], [tracestate]), row_attributes)
+        self._append(_kernels.parse.parse_traceparents([value], [tracestate]), row_attributes)
 
     def add_context(self, span_context: SpanContext, **row_attributes: Any) -> None:
         """Append a link to a SpanContext."""
         try:
-            columns = _kernels.core.ids_from_contexts([span_context], FAST_CONTEXTS)
+            columns = _kernels.materialize.ids_from_contexts([span_context], FAST_CONTEXTS)
         except TypeError as error:
             raise TypeError(str(error).replace("contexts[0]", "span_context")) from None
         self._append(columns, row_attributes)

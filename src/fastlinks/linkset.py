@@ -126,7 +126,7 @@ class LinkSet(Sequence[Link]):
         if isinstance(contexts, SpanContext):  # a tuple itself: iterating it would give its fields
             raise TypeError("contexts: expected a sequence of SpanContexts, got a single SpanContext")
         contexts = contexts if isinstance(contexts, (list, tuple)) else list(iterable("contexts", contexts))
-        return cls._with_attributes(_kernels.core.ids_from_contexts(contexts, FAST_CONTEXTS), attributes)
+        return cls._with_attributes(_kernels.materialize.ids_from_contexts(contexts, FAST_CONTEXTS), attributes)
 
     @classmethod
     def from_links(cls, links: Iterable[Link]) -> LinkSet:
@@ -162,7 +162,7 @@ class LinkSet(Sequence[Link]):
         states = None if tracestates is None else list(iterable("tracestates", tracestates))
         if states is not None and len(states) != len(values):
             raise ValueError(f"tracestates: expected {len(values)} values (one per traceparent), got {len(states)}")
-        return cls._with_attributes(_kernels.core.parse_traceparents(values, states), attributes)
+        return cls._with_attributes(_kernels.parse.parse_traceparents(values, states), attributes)
 
     @classmethod
     def from_carriers(
@@ -175,7 +175,7 @@ class LinkSet(Sequence[Link]):
         Keys match `traceparent`/`tracestate` case-insensitively; a row with a missing, repeated
         or malformed traceparent is invalid (counted by `compact()`); a carrier of the wrong type
         raises TypeError naming its index."""
-        return cls._with_attributes(_kernels.core.parse_carriers(carriers), attributes)
+        return cls._with_attributes(_kernels.parse.parse_carriers(carriers), attributes)
 
     @classmethod
     def concat(cls, sets: Iterable[LinkSet], policy: LinkPolicy | None = None) -> LinkSet:
@@ -240,7 +240,7 @@ class LinkSet(Sequence[Link]):
         """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""
         if keep_invalid is None and policy.keep_invalid_with_attributes:
             keep_invalid = self._carries_data()
-        return _kernels.core.compact(
+        return _kernels.compact.compact(
             self.trace_ids,
             self.span_ids,
             self.trace_flags,
@@ -274,7 +274,7 @@ class LinkSet(Sequence[Link]):
         if self.trace_states is not None:
             states = [self.trace_states[r] for r in rows.tolist()]
             states = states if any(states) else None
-        tids, sids, flags, remote = _kernels.core.take(
+        tids, sids, flags, remote = _kernels.compact.take(
             self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
         )
         return LinkSet(
@@ -301,7 +301,7 @@ class LinkSet(Sequence[Link]):
         if self._shared or self._columns:
             every = np.arange(len(self), dtype=np.int64) if rows is None else rows
             attrs, dropped = _attributes.per_row(self._shared, self._columns, every, self._attribute_limit)
-        return _kernels.core.make_links(
+        return _kernels.materialize.make_links(
             self.trace_ids,
             self.span_ids,
             self.trace_flags,
@@ -355,7 +355,7 @@ class LinkSet(Sequence[Link]):
 
     def to_traceparents(self) -> list[str]:
         """Each row as a version-00 W3C traceparent string."""
-        return _kernels.core.format_traceparents(self.trace_ids, self.span_ids, self.trace_flags)
+        return _kernels.materialize.format_traceparents(self.trace_ids, self.span_ids, self.trace_flags)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the columns, not Link objects, so a batch travels cheaply between processes."""

@@ -61,7 +61,7 @@ class LinkProcessor(SpanProcessor):
             CompactionStats,
             compat.FAST_CONTEXTS,
         )
-        self._start_scan, self._links_added = _kernels.core.start_scan, _kernels.core.links_added
+        self._start_scan, self._links_added = _kernels.compact.start_scan, _kernels.compact.links_added
         self._active = compat.SPAN_LINKS
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:

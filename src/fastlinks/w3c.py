@@ -1,6 +1,6 @@
 """W3C Trace Context `tracestate`: raw header values to OpenTelemetry TraceState objects.
 
-Traceparent parsing is a kernel (`_core`); a tracestate is only parsed for rows that become
+Traceparent parsing is a kernel (`_parse`); a tracestate is only parsed for rows that become
 Link objects, so a batch of thousands pays for the hundred or so it keeps.
 """
 

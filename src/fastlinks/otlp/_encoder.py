@@ -4,7 +4,7 @@ the links' wire bytes are written by a kernel.
 The stock encoder (opentelemetry-exporter-otlp-proto-common) sends every link with flags
 0x100/0x300 — the W3C bits, sampled among them, are lost — and no trace_state, and spends about
 15 µs per link. `encode_spans` lets the stock encoder write everything but the links, then
-merges in the links' wire bytes written by `_core.encode_links`.
+merges in the links' wire bytes written by the `_wire` kernel.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
             for resource, scopes in groups.items()
         ]
     )
-    encode_links = _kernels.core.encode_links
+    encode_links = _kernels.wire.encode_links
     fast, fast_attributes = compat.FAST_CONTEXTS, compat.FAST_ATTRIBUTES
     for resource_spans, scopes in zip(request.resource_spans, groups.values(), strict=True):
         for scope_spans, group in zip(resource_spans.scope_spans, scopes.values(), strict=True):

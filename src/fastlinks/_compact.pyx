@@ -1,0 +1,449 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Compaction kernels: hash, deduplicate, cap and take link rows; and the scan `LinkProcessor`
+runs on every span's links to tell whether the policy would change them.
+
+`_compact_py.py` is the pure-Python twin and gives identical results; `_compact.pyi` types
+both. No module-level mutable state (the secret hash key is fixed at import), so safe from
+many threads, including on free-threaded CPython.
+"""
+cimport cython
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memcmp, memcpy, memset
+
+cimport numpy as cnp
+
+from fastlinks._arrays cimport (NewColumns, _be64, _data, _empty, _frozen, _new_columns, _nonzero, _row_numbers,
+                                _rows_of)
+
+import os
+
+import numpy as np
+from opentelemetry.trace import Link, SpanContext
+
+cnp.import_array()
+
+cdef dict _STRATEGIES = {"first": 0, "last": 1, "random": 2, "consistent": 3}
+cdef object _SPAN_ID_LIMIT = 2**64
+
+cdef enum:
+    FIRST = 0
+    LAST = 1
+    RANDOM = 2
+    CONSISTENT = 3
+
+cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's gamma
+
+cdef extern from "_ints.h":
+    int fl_int_to_words(object, uint64_t*)
+    int fl_int_to_word(object, uint64_t*)
+
+# Read as a tuple only when SpanContext really is the 6-tuple subclass; `_otel_compat` checks the
+# whole layout and passes `fast`.
+cdef bint _CONTEXT_IS_TUPLE = issubclass(SpanContext, tuple) and SpanContext.__itemsize__ == tuple.__itemsize__
+
+
+# ---------------------------------------------------------------- hashing
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    """SplitMix64: add the golden gamma, then the 64-bit finalizer."""
+    x += GOLDEN
+    x = (x ^ (x >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    x = (x ^ (x >> 27)) * <uint64_t>0x94D049BB133111EB
+    return x ^ (x >> 31)
+
+
+cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s, uint64_t key=0) noexcept nogil:
+    """The documented link hash (key 0); another key gives a hash of the same shape nobody can predict."""
+    return _mix(_mix(_mix(_be64(t) ^ key) ^ _be64(t + 8)) ^ _be64(s))
+
+
+def link_hash(trace_ids, span_ids):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "link_hash: trace_ids")
+    cdef Py_ssize_t i, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "link_hash: span_ids")
+    cdef cnp.ndarray out = _empty(n, 0, cnp.NPY_UINT64)
+    cdef uint64_t* h = <uint64_t*>cnp.PyArray_DATA(out)
+    with nogil:
+        for i in range(n):
+            h[i] = _link_hash(t + 16 * i, s + 8 * i)
+    return out
+
+
+# ---------------------------------------------------------------- compaction
+
+cdef struct _Keyed:
+    uint8_t tier
+    uint64_t key
+    int64_t row
+
+
+cdef inline bint _before(const _Keyed* a, const _Keyed* b) noexcept nogil:
+    """Strict total order (tier, key, row): smaller is kept first."""
+    if a.tier != b.tier:
+        return a.tier < b.tier
+    if a.key != b.key:
+        return a.key < b.key
+    return a.row < b.row
+
+
+cdef void _sift_down(_Keyed* heap, Py_ssize_t size, _Keyed item) noexcept nogil:
+    """Put `item` at the root of a max-heap on _before (the worst kept row at heap[0]) and
+    move it down to its place, lifting the worse child into the hole at each level."""
+    cdef Py_ssize_t i = 0, child
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(&heap[child], &heap[child + 1]):
+            child += 1
+        if not _before(&item, &heap[child]):
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = item
+
+
+cdef void _sift_up(_Keyed* heap, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t parent
+    cdef _Keyed item = heap[i]
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _before(&heap[parent], &item):
+            break
+        heap[i] = heap[parent]
+        i = parent
+    heap[i] = item
+
+
+cdef enum:
+    NO_MEMORY = -1
+    OVER_BUDGET = -2
+
+
+@cython.cdivision(True)
+cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                             Py_ssize_t n, Py_ssize_t valid, Py_ssize_t budget) noexcept nogil:
+    """Open addressing on `hashes`: marks every later repeat of a valid row as dropped and returns
+    their number; OVER_BUDGET (marks undone) once probing takes more than `budget` steps."""
+    cdef Py_ssize_t i, cap = 16, duplicates = 0, steps = 0
+    cdef uint64_t mask, slot
+    cdef int32_t other
+    cdef int32_t* table
+    while cap < 2 * valid:
+        cap <<= 1
+    table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
+    if table == NULL:
+        return NO_MEMORY
+    memset(table, 0xFF, cap * sizeof(int32_t))
+    mask = cap - 1
+    for i in range(n):
+        if cls[i] != 1:
+            continue
+        slot = hashes[i] & mask
+        while True:
+            other = table[slot]
+            if other < 0:
+                table[slot] = <int32_t>i
+                break
+            if (hashes[other] == hashes[i]
+                    and memcmp(tid + 16 * other, tid + 16 * i, 16) == 0
+                    and memcmp(sid + 8 * other, sid + 8 * i, 8) == 0):
+                cls[i] = 0
+                duplicates += 1
+                break
+            slot = (slot + 1) & mask
+            steps += 1
+        if steps > budget:
+            PyMem_RawFree(table)
+            for i in range(n):  # a dropped row with non-zero IDs was a repeat: valid again
+                if cls[i] == 0 and _nonzero(tid + 16 * i, 16) and _nonzero(sid + 8 * i, 8):
+                    cls[i] = 1
+            return OVER_BUDGET
+    PyMem_RawFree(table)
+    return duplicates
+
+
+cdef uint64_t _TABLE_KEY = int.from_bytes(os.urandom(8), "little")  # secret, fixed for the process
+
+
+cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                        Py_ssize_t n, Py_ssize_t valid) noexcept nogil:
+    """Marks every later repeat of a valid row as dropped (cls 0) and returns their number, or
+    NO_MEMORY. The link hash is public, so headers from an attacker can be made to collide and
+    turn probing quadratic; when probing takes far longer than random IDs ever need, the pass
+    is redone on a hash keyed with a per-process secret. The rows marked are the same either way."""
+    cdef Py_ssize_t i, result
+    cdef uint64_t* keyed
+    result = _dedupe_pass(tid, sid, cls, hashes, n, valid, 8 * valid + 1024)
+    if result != OVER_BUDGET:
+        return result
+    keyed = <uint64_t*>PyMem_RawMalloc(n * sizeof(uint64_t) + 1)
+    if keyed == NULL:
+        return NO_MEMORY
+    for i in range(n):
+        if cls[i] == 1:
+            keyed[i] = _link_hash(tid + 16 * i, sid + 8 * i, _TABLE_KEY)
+    result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX)
+    PyMem_RawFree(keyed)
+    return result
+
+
+cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,
+                     int strategy, bint prefer_sampled, uint64_t seed) noexcept nogil:
+    """Keep the `k` best candidates (cls != 0) by (tier, strategy key, row); clear the others' cls.
+    Returns k, or -1 when the heap cannot be allocated."""
+    cdef Py_ssize_t i, size = 0
+    cdef _Keyed item
+    cdef _Keyed* heap = <_Keyed*>PyMem_RawMalloc((k + 1) * sizeof(_Keyed))
+    if heap == NULL:
+        return -1
+    for i in range(n):
+        if cls[i] == 0:
+            continue
+        item.row = i
+        item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (flags[i] & 1) else 0)
+        if size == k and (k == 0 or item.tier > heap[0].tier):
+            continue  # nothing is kept, or worse than every kept row whatever its key
+        if strategy == FIRST:
+            item.key = <uint64_t>i
+        elif strategy == LAST:
+            item.key = <uint64_t>(n - 1 - i)
+        elif strategy == RANDOM:
+            item.key = _mix(seed + <uint64_t>i * GOLDEN)
+        else:
+            item.key = hashes[i]
+        if size < k:
+            heap[size] = item
+            _sift_up(heap, size)
+            size += 1
+        elif k and _before(&item, &heap[0]):
+            _sift_down(heap, size, item)
+    memset(cls, 0, n)
+    for i in range(size):
+        cls[heap[i].row] = 1
+    PyMem_RawFree(heap)
+    return size
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links,
+            bint dedupe, object strategy, bint prefer_sampled, uint64_t seed):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "compact: trace_ids")
+    cdef Py_ssize_t n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "compact: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "compact: trace_flags")
+    cdef const uint8_t* keep = NULL
+    cdef object known = _STRATEGIES.get(strategy) if isinstance(strategy, str) else None
+    if known is None:
+        raise ValueError(f"compact: strategy must be one of first, last, random, consistent; got {strategy!r}")
+    cdef int strat = known
+    cdef bint hashed = dedupe or strat == CONSISTENT
+    cdef Py_ssize_t i, valid = 0, invalid = 0, duplicates = 0, candidates, kept
+    cdef uint8_t* cls
+    cdef uint64_t* hashes = NULL
+    if keep_invalid is not None:
+        keep_invalid = np.ascontiguousarray(keep_invalid, dtype=np.bool_)
+        keep = _data(keep_invalid, n, 0, "compact: keep_invalid")
+    if max_links < 0:
+        raise ValueError("compact: max_links must be >= 0")
+    if n > 0x7FFFFFFF:
+        raise ValueError("compact: at most 2**31 - 1 rows at once")
+
+    # one block: n hashes (only when needed), then n classes: 0 dropped, 1 valid, 2 invalid but kept
+    cdef uint8_t* work = <uint8_t*>PyMem_RawMalloc(n * (9 if hashed else 1) + 1)
+    if work == NULL:
+        raise MemoryError()
+    try:
+        if hashed:
+            hashes = <uint64_t*>work
+        cls = work + (8 * n if hashed else 0)
+        with nogil:
+            for i in range(n):
+                if _nonzero(t + 16 * i, 16) and _nonzero(s + 8 * i, 8):
+                    cls[i] = 1
+                    valid += 1
+                elif keep != NULL and keep[i]:
+                    cls[i] = 2
+                else:
+                    cls[i] = 0
+                    invalid += 1
+                    continue
+                if hashed:
+                    hashes[i] = _link_hash(t + 16 * i, s + 8 * i)
+            if dedupe and valid:
+                duplicates = _dedupe(t, s, cls, hashes, n, valid)
+            candidates = n - invalid - duplicates
+            kept = candidates
+            if duplicates >= 0 and candidates > max_links:
+                kept = _cap(f, cls, hashes, n, max_links, strat, prefer_sampled, seed)
+        if duplicates < 0 or kept < 0:
+            raise MemoryError()
+        return _marked_rows(cls, n, kept), invalid, duplicates, candidates - kept
+    finally:
+        PyMem_RawFree(work)
+
+
+cdef cnp.ndarray _marked_rows(const uint8_t* cls, Py_ssize_t n, Py_ssize_t count):
+    """The positions of the `count` non-zero entries of cls[0:n], ascending, as an int64 array."""
+    cdef cnp.ndarray out = _empty(count, 0, cnp.NPY_INT64)
+    cdef int64_t* rows = <int64_t*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, j = 0
+    with nogil:
+        for i in range(n):
+            if cls[i]:
+                rows[j] = i
+                j += 1
+    return out
+
+
+def take(trace_ids, span_ids, trace_flags, is_remote, rows):
+    """The four link columns restricted to `rows` (in bounds), gathered in one pass."""
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "take: trace_ids")
+    cdef Py_ssize_t j, r, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "take: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "take: trace_flags")
+    cdef const uint8_t* remote = _data(is_remote, n, 0, "take: is_remote")
+    cdef const int64_t* picked = _row_numbers(rows, "take")
+    cdef Py_ssize_t k = _rows_of(rows)
+    for j in range(k):
+        if picked[j] < 0 or picked[j] >= n:
+            raise IndexError(f"take: row {picked[j]} out of range for {n} rows")
+    cdef NewColumns out
+    cdef tuple arrays = _new_columns(k, False, &out)
+    with nogil:
+        for j in range(k):
+            r = picked[j]
+            memcpy(out.t + 16 * j, t + 16 * r, 16)
+            memcpy(out.s + 8 * j, s + 8 * r, 8)
+            out.f[j] = f[r]
+            out.r[j] = remote[r] != 0
+    return _frozen(arrays)
+
+
+cdef struct _Ids:
+    uint64_t hi, lo, s
+
+
+cdef enum:
+    SCAN_STACK = 32  # links scanned without a heap allocation
+
+
+cdef int _any_repeat(const _Ids* ids, Py_ssize_t n, int32_t* table, Py_ssize_t cap, uint64_t key,
+                     Py_ssize_t budget) noexcept nogil:
+    """1 if two of the n IDs are equal, else 0; OVER_BUDGET once probing takes more than `budget` steps."""
+    cdef Py_ssize_t i, steps = 0
+    cdef uint64_t h, mask = cap - 1
+    cdef int32_t other
+    memset(table, 0xFF, cap * sizeof(int32_t))
+    for i in range(n):
+        h = _mix(_mix(_mix(ids[i].hi ^ key) ^ ids[i].lo) ^ ids[i].s) & mask
+        while True:
+            other = table[h]
+            if other < 0:
+                table[h] = <int32_t>i
+                break
+            if ids[other].lo == ids[i].lo and ids[other].s == ids[i].s and ids[other].hi == ids[i].hi:
+                return 1
+            h = (h + 1) & mask
+            steps += 1
+            if steps > budget:
+                return OVER_BUDGET
+    return 0
+
+
+def start_scan(span, tuple config):
+    """`LinkProcessor.on_start` in one call: None when the span needs nothing more (no links, or
+    links the policy keeps as they are: the span's link count is then stored on it), else what
+    `scan_links` found with the span's link list and its deque, for the Python path."""
+    list_type, list_attr, deque_attr, seen_attr, limit, dedupe, link_type, stats_type, fast = config
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return None
+    held = getattr(links, deque_attr)
+    if not held:
+        return None
+    needs_policy, origin_inputs, from_origins = scan_links(held, limit, dedupe, link_type, stats_type, fast)
+    if needs_policy or origin_inputs:
+        return needs_policy, origin_inputs, from_origins, links, held
+    setattr(span, seen_attr, len(held) + links.dropped)
+    return None
+
+
+def links_added(span, tuple config):
+    """True when the span's link count (held + dropped) is not the one `start_scan` stored."""
+    list_type, list_attr, deque_attr, seen_attr = config[0], config[1], config[2], config[3]
+    links = getattr(span, list_attr, None)
+    if type(links) is not list_type:
+        return False
+    return len(getattr(links, deque_attr)) + links.dropped != getattr(span, seen_attr, 0)
+
+
+cpdef tuple scan_links(items, Py_ssize_t limit, bint dedupe, link_type, stats_type, bint fast):
+    cdef Py_ssize_t n = len(items), i = 0, cap = 2 * SCAN_STACK
+    cdef _Ids stack_ids[SCAN_STACK]
+    cdef int32_t stack_table[2 * SCAN_STACK]
+    cdef _Ids* ids = stack_ids
+    cdef int32_t* table = stack_table
+    cdef uint64_t words[2]
+    cdef uint64_t span_word
+    cdef int repeat = 0
+    cdef bint plain = False, needs = n > limit
+    cdef list origins = None
+    cdef Py_ssize_t from_origins = 0
+    fast = fast and _CONTEXT_IS_TUPLE
+    if n > SCAN_STACK and dedupe and not needs:
+        while cap < 2 * n:
+            cap <<= 1
+        ids = <_Ids*>PyMem_RawMalloc(n * sizeof(_Ids))
+        table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
+        if ids == NULL or table == NULL:
+            PyMem_RawFree(ids)
+            PyMem_RawFree(table)
+            raise MemoryError()
+    try:
+        for item in items:
+            kind = type(item)
+            stats = item._stats if kind is link_type else (None if kind is Link else getattr(item, "_stats", None))
+            if stats is not None and isinstance(stats, stats_type):
+                from_origins += 1
+                if origins is None:
+                    origins = [stats]
+                elif not any([o is stats for o in origins]):
+                    origins.append(stats)
+            else:
+                plain = True
+            if needs:
+                continue  # only the origins are still wanted
+            ctx = item._context if fast and (kind is Link or kind is link_type) else item.context
+            if not (fast and type(ctx) is SpanContext and (<tuple>ctx)[5] is True):
+                needs = True  # an invalid context, or one only the full path reads
+                continue
+            tid = (<tuple>ctx)[0]
+            sid = (<tuple>ctx)[1]
+            if (type(tid) is not int or type(sid) is not int
+                    or fl_int_to_words(tid, words) < 0 or fl_int_to_word(sid, &span_word) < 0):
+                needs = True
+                continue
+            if dedupe:
+                ids[i].lo = words[0]
+                ids[i].hi = words[1]
+                ids[i].s = span_word
+                i += 1
+        if dedupe and not needs:
+            with nogil:
+                repeat = _any_repeat(ids, i, table, cap, 0, 8 * i + 1024)
+                if repeat == OVER_BUDGET:  # crafted collisions in the public hash: a secret key instead
+                    repeat = _any_repeat(ids, i, table, cap, _TABLE_KEY, PY_SSIZE_T_MAX)
+            needs = repeat == 1
+    finally:
+        if ids != stack_ids:
+            PyMem_RawFree(ids)
+            PyMem_RawFree(table)
+    inputs = 0
+    if origins is not None:
+        for stats in origins:
+            inputs += stats.input
+    return plain and needs, inputs, from_origins

@@ -1,0 +1,37 @@
+"""Types of the materialization kernels: `_materialize.pyx` and its pure twin `_materialize_py.py`."""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from opentelemetry.trace import Link, SpanContext
+from opentelemetry.trace.span import TraceState
+
+from ._columns import Columns
+
+_U8 = npt.NDArray[np.uint8]
+
+def ids_from_contexts(contexts: Sequence[SpanContext], fast: bool) -> Columns:
+    """New read-only columns holding SpanContexts, with their tracestate headers. IDs that fit
+    are kept even for an invalid context; `fast` reads an exact SpanContext as a tuple."""
+
+def make_links(
+    trace_ids: _U8,
+    span_ids: _U8,
+    trace_flags: _U8,
+    is_remote: npt.NDArray[np.bool_],
+    rows: npt.NDArray[np.int64] | None,
+    trace_states: list[TraceState | None] | None,
+    attributes: list[Mapping[str, object] | None] | Mapping[str, object] | None,
+    dropped_attributes: list[int] | None,
+    link_type: type[Link],
+    stats: object,
+    fast: bool,
+) -> list[Link]:
+    """One Link per row in `rows` (None: every row); per-row lists are aligned with `rows`.
+    `link_type` defaults `_attributes`, `_stats` and `_dropped_attributes` as class attributes:
+    they are only set on a link when given. `fast` builds contexts and links field by field
+    (only when `_otel_compat` found the SDK's layout); otherwise through their constructors."""
+
+def format_traceparents(trace_ids: _U8, span_ids: _U8, trace_flags: _U8) -> list[str]:
+    """Render each row as a version-00 traceparent."""

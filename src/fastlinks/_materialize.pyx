@@ -1,0 +1,200 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Materialization kernels: SpanContexts to link columns and back to OpenTelemetry `Link`
+objects, built only for the rows asked for; and columns back to traceparent strings.
+
+`_materialize_py.py` is the pure-Python twin and gives identical results; `_materialize.pyi`
+types both. With `fast` (set by `_otel_compat` after it checked the SDK's layout) contexts
+and links are built field by field; otherwise through their constructors.
+"""
+from cpython.object cimport PyObject, PyTypeObject
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+
+from fastlinks._arrays cimport NewColumns, _be64, _data, _frozen, _new_columns, _nonzero, _row_numbers, _rows_of
+
+from operator import index as _index
+
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
+
+from fastlinks._columns import Columns
+
+cnp.import_array()
+
+cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
+cdef tuple _NO_ARGS = ()
+cdef const char* _HEX = b"0123456789abcdef"
+cdef object _TRACE_ID_LIMIT = 2**128
+
+cdef enum:
+    TP_LEN = 55  # len("00-" + 32 hex + "-" + 16 hex + "-" + 2 hex)
+
+cdef extern from "Python.h":
+    object PyLong_FromUnsignedLongLong(unsigned long long)
+    object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
+    void PyTuple_SET_ITEM(object, Py_ssize_t, object)
+    void Py_INCREF(object)
+
+cdef extern from "_ints.h":
+    object fl_int_from_be16(const uint8_t*)
+
+
+# ---------------------------------------------------------------- SpanContexts <-> columns
+
+# SpanContext is a 6-tuple subclass (trace_id, span_id, is_remote, trace_flags, trace_state,
+# is_valid) in every supported API; `_otel_compat` checks the whole layout and passes `fast`.
+# This is the kernel's own guard: no tuple cast or allocation unless the type really is a tuple.
+# Beyond tuple's own fields it may only have the __dict__/__weakref__ pointers, which
+# PyType_GenericAlloc leaves NULL (a dict is made on first use).
+cdef bint _CONTEXT_IS_TUPLE = (issubclass(SpanContext, tuple)
+                               and SpanContext.__itemsize__ == tuple.__itemsize__
+                               and SpanContext.__basicsize__ - tuple.__basicsize__
+                               == sizeof(void*) * ((SpanContext.__dictoffset__ != 0)
+                                                   + (SpanContext.__weakrefoffset__ != 0)))
+cdef object _SPAN_ID_LIMIT = 2**64
+
+
+cdef inline object _id_value(object value, object limit):
+    """An ID as a Python int in [0, limit), or 0 for anything else (out of range, not an integer)."""
+    if type(value) is not int:
+        try:
+            value = _index(value)
+        except TypeError:
+            return 0
+    return value if 0 <= value < limit else 0
+
+
+cdef inline void _put_id(object value, uint8_t* out, int width):
+    cdef bytes raw = value.to_bytes(width, "big")
+    memcpy(out, <const char*>raw, width)
+
+
+def ids_from_contexts(contexts, bint fast):
+    cdef Py_ssize_t i, n = len(contexts)
+    cdef list states = None
+    cdef NewColumns out
+    cdef tuple arrays = _new_columns(n, False, &out)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
+    cdef uint8_t* r = out.r
+    fast = fast and _CONTEXT_IS_TUPLE
+    for i in range(n):
+        ctx = contexts[i]
+        if fast and type(ctx) is SpanContext:
+            tid, sid, remote, flags, state, valid = <tuple>ctx
+        elif isinstance(ctx, SpanContext):  # a subclass may compute its fields: ask it
+            tid, sid, remote, flags = ctx.trace_id, ctx.span_id, ctx.is_remote, ctx.trace_flags
+            state, valid = ctx.trace_state, ctx.is_valid
+        else:
+            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
+        tid = _id_value(tid, _TRACE_ID_LIMIT)
+        sid = _id_value(sid, _SPAN_ID_LIMIT)
+        if not valid and tid and sid:  # the context says invalid: its row must be too
+            tid = sid = 0
+        _put_id(tid, t + 16 * i, 16)  # kept even for an invalid context, as the SDK keeps them
+        _put_id(sid, s + 8 * i, 8)
+        try:
+            f[i] = (flags if type(flags) is int or type(flags) is TraceFlags else _index(flags)) & 0xFF
+        except TypeError:
+            raise TypeError(f"contexts[{i}]: trace_flags must be an integer, got {type(flags).__name__}") from None
+        r[i] = 1 if remote else 0
+        if state and isinstance(state, TraceState):
+            if states is None:
+                states = [None] * n
+            states[i] = state.to_header()
+    return Columns(*_frozen(arrays), states)
+
+
+cdef inline void _set_item(object tup, Py_ssize_t i, object item):
+    Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+    PyTuple_SET_ITEM(tup, i, item)
+
+
+cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
+    """What `SpanContext(tid, sid, remote, flags, state)` returns, for IDs already validated:
+    the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them.
+    Only called when `_CONTEXT_IS_TUPLE` and the caller's `fast` (the full layout check) hold."""
+    ctx = PyType_GenericAlloc(<PyTypeObject*>SpanContext, 6)
+    _set_item(ctx, 0, tid)
+    _set_item(ctx, 1, sid)
+    _set_item(ctx, 2, True if remote else False)
+    _set_item(ctx, 3, flags)
+    _set_item(ctx, 4, state)
+    _set_item(ctx, 5, True if valid else False)
+    return ctx
+
+
+def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes,
+               list dropped_attributes, link_type, stats, bint fast):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "make_links: trace_ids")
+    cdef Py_ssize_t j, r, k, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "make_links: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "make_links: trace_flags")
+    cdef const uint8_t* remote = _data(is_remote, n, 0, "make_links: is_remote")
+    cdef const int64_t* picked = NULL
+    cdef uint64_t sid
+    cdef bint valid, per_row = isinstance(attributes, list)
+    cdef PyTypeObject* cls
+    if not (isinstance(link_type, type) and issubclass(link_type, Link)):
+        raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
+    fast = fast and _CONTEXT_IS_TUPLE
+    cls = <PyTypeObject*>link_type
+    if rows is None:
+        k = n
+    else:
+        picked = _row_numbers(rows, "make_links")
+        k = _rows_of(rows)
+    cdef list out = [None] * k
+    for j in range(k):
+        r = j if picked == NULL else picked[j]
+        if r < 0 or r >= n:
+            raise IndexError(f"make_links: row {r} out of range for {n} rows")
+        sid = _be64(s + 8 * r)
+        state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
+        valid = _nonzero(t + 16 * r, 16)
+        tid = fl_int_from_be16(t + 16 * r) if valid else 0
+        row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
+        if fast:
+            ctx = _span_context(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state,
+                                valid and sid != 0)
+            link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
+            link._context = ctx
+            if row_attributes is not None:  # link_type's class attributes are the defaults for what is not set
+                link._attributes = row_attributes
+        else:
+            ctx = SpanContext(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state)
+            link = link_type(ctx, row_attributes)
+        if stats is not None:
+            link._stats = stats
+        if dropped_attributes is not None and dropped_attributes[j]:
+            link._dropped_attributes = dropped_attributes[j]
+        out[j] = link
+    return out
+
+
+def format_traceparents(trace_ids, span_ids, trace_flags):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "format_traceparents: trace_ids")
+    cdef Py_ssize_t i, j, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "format_traceparents: span_ids")
+    cdef const uint8_t* f = _data(trace_flags, n, 0, "format_traceparents: trace_flags")
+    cdef char buf[TP_LEN]
+    cdef list out = [None] * n
+    buf[0] = 48
+    buf[1] = 48
+    buf[2] = 45
+    buf[35] = 45
+    buf[52] = 45
+    for i in range(n):
+        for j in range(16):
+            buf[3 + 2 * j] = _HEX[t[16 * i + j] >> 4]
+            buf[4 + 2 * j] = _HEX[t[16 * i + j] & 15]
+        for j in range(8):
+            buf[36 + 2 * j] = _HEX[s[8 * i + j] >> 4]
+            buf[37 + 2 * j] = _HEX[s[8 * i + j] & 15]
+        buf[53] = _HEX[f[i] >> 4]
+        buf[54] = _HEX[f[i] & 15]
+        out[i] = buf[:TP_LEN].decode("ascii")
+    return out

@@ -1,0 +1,96 @@
+"""Pure-Python twin of `_materialize.pyx`: SpanContexts to columns, columns to `Link` objects and
+traceparent strings, with the same results. Always through the public constructors (`fast` is
+accepted for the same signature). Used when the compiled module is not built or
+FASTLINKS_NO_EXTENSIONS=1 is set, and as the reference the compiled one is tested against.
+"""
+
+from __future__ import annotations
+
+from operator import index as _index
+
+import numpy as np
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from ._columns import Columns, _frozen, empty_columns
+
+
+def _id_value(value, limit: int) -> int:
+    """An ID as an int in [0, limit), or 0 for anything else (out of range, not an integer)."""
+    try:
+        value = _index(value)
+    except TypeError:
+        return 0
+    return value if 0 <= value < limit else 0
+
+
+def ids_from_contexts(contexts, fast):
+    n = len(contexts)
+    trace_ids, span_ids, trace_flags, is_remote = empty_columns(n)
+    states = None
+    for i in range(n):
+        ctx = contexts[i]
+        if not isinstance(ctx, SpanContext):
+            raise TypeError(f"contexts[{i}]: expected a SpanContext, got {type(ctx).__name__}")
+        tid, sid = _id_value(ctx.trace_id, 2**128), _id_value(ctx.span_id, 2**64)
+        if not ctx.is_valid and tid and sid:  # the context says invalid: its row must be too
+            tid = sid = 0
+        trace_ids[i] = np.frombuffer(tid.to_bytes(16, "big"), dtype=np.uint8)  # kept for invalid contexts too
+        span_ids[i] = np.frombuffer(sid.to_bytes(8, "big"), dtype=np.uint8)
+        try:
+            trace_flags[i] = _index(ctx.trace_flags) & 0xFF
+        except TypeError:
+            raise TypeError(
+                f"contexts[{i}]: trace_flags must be an integer, got {type(ctx.trace_flags).__name__}"
+            ) from None
+        is_remote[i] = bool(ctx.is_remote)
+        state = ctx.trace_state
+        if state and isinstance(state, TraceState):
+            if states is None:
+                states = [None] * n
+            states[i] = state.to_header()
+    return Columns(*_frozen(trace_ids, span_ids, trace_flags, is_remote), states)
+
+
+def make_links(
+    trace_ids,
+    span_ids,
+    trace_flags,
+    is_remote,
+    rows,
+    trace_states,
+    attributes,
+    dropped_attributes,
+    link_type,
+    stats,
+    fast,
+):
+    n = len(trace_ids)
+    if not (isinstance(link_type, type) and issubclass(link_type, Link)):
+        raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
+    per_row = isinstance(attributes, list)
+    out = []
+    for j, r in enumerate(range(n) if rows is None else rows.tolist()):
+        if not 0 <= r < n:
+            raise IndexError(f"make_links: row {r} out of range for {n} rows")
+        context = SpanContext(
+            int.from_bytes(trace_ids[r].tobytes(), "big"),
+            int.from_bytes(span_ids[r].tobytes(), "big"),
+            bool(is_remote[r]),
+            TraceFlags(int(trace_flags[r])),
+            None if trace_states is None else trace_states[j],
+        )
+        link = link_type(context, attributes[j] if per_row else attributes)
+        if stats is not None:
+            link._stats = stats
+        if dropped_attributes is not None and dropped_attributes[j]:
+            link._dropped_attributes = dropped_attributes[j]
+        out.append(link)
+    return out
+
+
+def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
+    return [
+        f"00-{t.tobytes().hex()}-{s.tobytes().hex()}-{int(f):02x}"
+        for t, s, f in zip(trace_ids, span_ids, trace_flags, strict=True)
+    ]

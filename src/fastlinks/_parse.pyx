@@ -1,0 +1,312 @@
+# cython: language_level=3, freethreading_compatible=True
+"""Parsing kernels: message headers to link columns (W3C traceparent and tracestate).
+
+`_parse_py.py` is the pure-Python twin and gives identical results; `_parse.pyi` types both.
+No module-level mutable state (only constant tables), so safe from many threads, including on
+free-threaded CPython. The hex digits of the IDs are decoded by `_hex.h`.
+"""
+cimport cython
+from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memset
+
+cimport numpy as cnp
+from cpython.object cimport PyObject
+
+from fastlinks._arrays cimport NewColumns, _frozen, _new_columns, _nonzero
+
+from collections.abc import Mapping
+
+from fastlinks._columns import Columns
+
+cnp.import_array()
+
+cdef enum:
+    TP_LEN = 55          # len("00-" + 32 hex + "-" + 16 hex + "-" + 2 hex)
+    MAX_MEMBERS = 32     # W3C: a tracestate with more list-members than this is discarded whole
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
+    Py_ssize_t PyDict_GET_SIZE(object)
+    int PyDict_Next(object, Py_ssize_t*, PyObject**, PyObject**)
+
+cdef extern from "_hex.h":
+    uint64_t fl_le64(const uint8_t*) noexcept nogil
+    bint fl_hex_ids(const uint8_t*, uint8_t*, uint8_t*) noexcept nogil
+    const char* FL_HEX_DECODER
+
+HEX_DECODER = FL_HEX_DECODER.decode()  # which fl_hex_ids this build uses: vector, sse2 or swar
+
+
+# ---------------------------------------------------------------- W3C traceparent
+
+cdef int8_t _HEXVAL[256]  # lowercase hex digit values, -1 elsewhere; filled once at import
+cdef int _c
+for _c in range(256):
+    _HEXVAL[_c] = _c - 48 if 48 <= _c <= 57 else (_c - 87 if 97 <= _c <= 102 else -1)
+
+cdef uint64_t ONES = 0x0101010101010101
+
+
+cdef inline uint32_t _char(int kind, const void* data, Py_ssize_t i) noexcept nogil:
+    if kind == 1:
+        return (<const uint8_t*>data)[i]
+    if kind == 2:
+        return (<const uint16_t*>data)[i]
+    return (<const uint32_t*>data)[i]
+
+
+cdef inline int _hex2(const uint8_t* p) noexcept nogil:
+    """Two lowercase hex digits as 0..255, or -1."""
+    cdef int hi = _HEXVAL[p[0]], lo = _HEXVAL[p[1]]
+    if hi < 0 or lo < 0:
+        return -1
+    return (hi << 4) | lo
+
+
+cdef bint _parse_ascii(const uint8_t* p, Py_ssize_t length,
+                       uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
+    """Parse a trimmed traceparent of `length` chars; reads at most p[0:56]."""
+    cdef int version, f
+    if length < TP_LEN or p[2] != 45 or p[35] != 45 or p[52] != 45:
+        return False
+    version = _hex2(p)
+    f = _hex2(p + 53)
+    if version < 0 or version == 0xFF or f < 0:
+        return False
+    if length > TP_LEN and (version == 0 or p[TP_LEN] != 45):
+        return False
+    flags[0] = <uint8_t>f
+    return fl_hex_ids(p, tid, sid) and _nonzero(tid, 16) and _nonzero(sid, 8)
+
+
+cdef bint _parse_tp(int kind, const void* data, Py_ssize_t n,
+                    uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
+    """Trim spaces and tabs, then parse (W3C level 1, flag bits kept); only reads data[0:n]."""
+    cdef Py_ssize_t start = 0, end = n, j
+    cdef uint32_t c
+    cdef uint8_t buf[TP_LEN + 1]
+    cdef const uint8_t* p = <const uint8_t*>data
+    if kind == 1 and n == TP_LEN and p[0] > 32 and p[TP_LEN - 1] > 32:  # the common case: no spaces to trim
+        return _parse_ascii(p, TP_LEN, tid, sid, flags)
+    while start < end and (_char(kind, data, start) == 32 or _char(kind, data, start) == 9):
+        start += 1
+    while end > start and (_char(kind, data, end - 1) == 32 or _char(kind, data, end - 1) == 9):
+        end -= 1
+    if end - start < TP_LEN:
+        return False
+    if kind == 1:
+        return _parse_ascii(<const uint8_t*>data + start, end - start, tid, sid, flags)
+    for j in range(min(end - start, TP_LEN + 1)):  # wide str: non-ASCII never parses, so map it to 0
+        c = _char(kind, data, start + j)
+        buf[j] = <uint8_t>c if c < 128 else 0
+    return _parse_ascii(buf, end - start, tid, sid, flags)
+
+
+cdef bint _parse_value(object value, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """Parse a str or bytes traceparent into the row; anything else, or a bad value, zeroes it."""
+    cdef bint ok = False
+    if isinstance(value, str):
+        ok = _parse_tp(PyUnicode_KIND(value), PyUnicode_DATA(value), len(<str>value), tid, sid, flags)
+    elif isinstance(value, bytes):
+        ok = _parse_tp(1, <const char*><bytes>value, len(<bytes>value), tid, sid, flags)
+    if not ok:
+        memset(tid, 0, 16)
+        memset(sid, 0, 8)
+        flags[0] = 0
+    return ok
+
+
+cdef inline str _text(object value):
+    """A str or bytes header value as an exact str (a subclass, numpy.str_ say, is copied)."""
+    if type(value) is str:
+        return <str>value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return (<bytes>value).decode("latin-1")
+
+
+cdef inline bint _blank(object value):
+    """True for a str or bytes value of spaces, tabs and commas only: a tracestate with no member."""
+    cdef Py_ssize_t i, n
+    cdef int kind
+    cdef const void* data
+    cdef uint32_t c
+    if isinstance(value, str):
+        kind = PyUnicode_KIND(value)
+        data = PyUnicode_DATA(value)
+        n = len(<str>value)
+    else:
+        kind = 1
+        data = <const char*><bytes>value
+        n = len(<bytes>value)
+    for i in range(n):
+        c = _char(kind, data, i)
+        if c != 32 and c != 9 and c != 44:
+            return False
+    return True
+
+
+def parse_traceparents(values, states=None):
+    cdef list seq = values if isinstance(values, list) else list(values)
+    cdef Py_ssize_t i, n = len(seq)
+    cdef list raw = None, out_states = None
+    cdef NewColumns out
+    cdef tuple arrays = _new_columns(n, True, &out)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
+    if states is not None:
+        raw = states if isinstance(states, list) else list(states)
+        if len(raw) != n:
+            raise ValueError(f"parse_traceparents: {len(raw)} trace states for {n} traceparents")
+    for i in range(n):
+        if not _parse_value(seq[i], t + 16 * i, s + 8 * i, f + i) or raw is None or raw[i] is None:
+            continue
+        state = raw[i]
+        if not isinstance(state, (str, bytes)):  # a header value that is neither: the row is invalid
+            _parse_value(None, t + 16 * i, s + 8 * i, f + i)
+        elif state:  # a trace state is only read for a valid traceparent
+            if out_states is None:
+                out_states = [None] * n
+            out_states[i] = _text(state)
+    return Columns(*_frozen(arrays), out_states)
+
+
+# ---------------------------------------------------------------- carriers
+
+cdef enum:
+    OTHER = 0
+    TRACEPARENT = 1
+    TRACESTATE = 2
+
+
+cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
+cdef uint64_t _TRACESTA = fl_le64(<const uint8_t*>b"tracesta")
+
+
+cdef inline int _header(object key):
+    """TRACEPARENT or TRACESTATE for a str or bytes name matching it ASCII case-insensitively."""
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    if isinstance(key, str):
+        n = len(<str>key)
+        if (n != 11 and n != 10) or PyUnicode_KIND(key) != 1:
+            return OTHER
+        p = <const uint8_t*>PyUnicode_DATA(key)
+    elif isinstance(key, bytes):
+        n = len(<bytes>key)
+        if n != 11 and n != 10:
+            return OTHER
+        p = <const uint8_t*><const char*><bytes>key
+    else:
+        return OTHER
+    # both names are letters only, so OR-ing 0x20 into a byte lowercases it without aliasing another
+    if n == 11:
+        if ((fl_le64(p) | ONES * 0x20) == _TRACEPAR and (p[8] | 0x20) == 101 and (p[9] | 0x20) == 110
+                and (p[10] | 0x20) == 116):
+            return TRACEPARENT
+    elif (fl_le64(p) | ONES * 0x20) == _TRACESTA and (p[8] | 0x20) == 116 and (p[9] | 0x20) == 101:
+        return TRACESTATE
+    return OTHER
+
+
+cdef class _Headers:
+    """What one carrier holds of trace context; reused for every carrier of one call.
+
+    Repeated tracestate headers are collected and joined once; past MAX_MEMBERS non-blank ones
+    the joined value could only parse to an empty trace state, so collecting stops there and
+    the row gets none. Work stays linear in the headers' bytes whatever a producer sends."""
+    cdef object traceparent
+    cdef list states
+    cdef int found, members
+    cdef bint bad
+
+    cdef inline void reset(self):
+        self.traceparent = None
+        self.states = None
+        self.found = 0
+        self.members = 0
+        self.bad = False
+
+    cdef inline void see(self, object key, object value):
+        cdef int which
+        if value is None:
+            return
+        which = _header(key)
+        if which == TRACEPARENT:
+            self.found += 1
+            self.traceparent = value
+        elif which == TRACESTATE:
+            if not isinstance(value, (str, bytes)):
+                self.bad = True
+            elif self.members <= MAX_MEMBERS:
+                if not _blank(value):
+                    self.members += 1
+                if self.states is None:
+                    self.states = [_text(value)]
+                else:
+                    self.states.append(_text(value))
+
+    cdef inline object tracestate(self):
+        """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
+        if self.states is None or self.members > MAX_MEMBERS:
+            return None
+        return self.states[0] if len(self.states) == 1 else ",".join(self.states)
+
+
+cdef inline object _only_traceparent(dict carrier):
+    """For a one-header dict: its value if the header is a traceparent, else None."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef object found = None
+    with cython.critical_section(carrier):
+        if PyDict_Next(carrier, &pos, &key, &value) and _header(<object>key) == TRACEPARENT:
+            found = <object>value  # a new reference, taken while the dict cannot change
+    return found
+
+
+def parse_carriers(carriers):
+    if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
+        raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
+    cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
+    cdef Py_ssize_t i, n = len(seq)
+    cdef list states = None
+    cdef _Headers h = _Headers()
+    cdef NewColumns out
+    cdef tuple arrays = _new_columns(n, True, &out)
+    cdef uint8_t* t = out.t
+    cdef uint8_t* s = out.s
+    cdef uint8_t* f = out.f
+    for i in range(n):
+        carrier = seq[i]
+        if type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
+            _parse_value(_only_traceparent(<dict>carrier), t + 16 * i, s + 8 * i, f + i)
+            continue
+        h.reset()
+        if carrier is None:
+            pass
+        elif isinstance(carrier, dict):
+            for key, value in (<dict>carrier).items():
+                h.see(key, value)
+        elif isinstance(carrier, Mapping):
+            for key, value in carrier.items():
+                h.see(key, value)
+        elif isinstance(carrier, (list, tuple)):
+            for pair in carrier:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, "
+                                    f"got {type(pair).__name__}")
+                h.see(pair[0], pair[1])
+        else:
+            raise TypeError(
+                f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
+                f"got {type(carrier).__name__}")
+        if _parse_value(h.traceparent if h.found == 1 and not h.bad else None, t + 16 * i, s + 8 * i, f + i):
+            state = h.tracestate()
+            if state is not None:
+                if states is None:
+                    states = [None] * n
+                states[i] = state
+    return Columns(*_frozen(arrays), states)
