@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fastlinks import LinkPolicy, LinkProcessor, LinkSet, _kernels, start_batch_span
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet, PerRow, _kernels, start_batch_span
 from fastlinks.demo import make_carriers
 
 SIZES = (10, 100, 500, 2000, 10_000)
@@ -175,7 +175,7 @@ def _batch_span(contender: str, n: int) -> Callable[[], Any]:
 def _export(contender: str, n: int) -> Callable[[], Any]:
     tracer, exporter = _tracer("D")
     links = LinkSet.from_carriers(
-        make_carriers(4 * n), attributes={"link.type": "batch_item", "item.index": list(range(4 * n))}
+        make_carriers(4 * n), attributes={"link.type": "batch_item", "item.index": PerRow(range(4 * n))}
     ).compact(LinkPolicy(max_links=n))
     tracer.start_span("batch", links=links).end()
     spans = exporter.get_finished_spans()

@@ -56,7 +56,10 @@ def run(exporter: SpanExporter) -> None:
             workers.span_ids,
             workers.trace_flags,
             is_remote=True,
-            attributes={linktypes.LINK_TYPE: linktypes.AGGREGATION, "link.index": list(range(len(workers)))},
+            attributes={
+                linktypes.LINK_TYPE: linktypes.AGGREGATION,
+                "link.index": fastlinks.PerRow(range(len(workers))),
+            },
         )
         with tracer.start_as_current_span("aggregate processes", links=links):
             pass

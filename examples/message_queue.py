@@ -45,7 +45,7 @@ def run(exporter: SpanExporter) -> None:
         link_attributes={
             linktypes.LINK_TYPE: linktypes.BATCH_ITEM,
             "messaging.operation": "process",
-            "messaging.message.id": [h["message-id"] for h in queue],
+            "messaging.message.id": fastlinks.PerRow([h["message-id"] for h in queue]),
         },
     ):
         pass

@@ -37,7 +37,7 @@ def test_eight_threads_feed_one_buffer(impl):
     # every row's columns, trace state and attributes still belong to the same message
     thread_of_row = ls.trace_ids[:, :8].view(">u8").ravel() - 1
     assert np.array_equal(np.sort(np.bincount(thread_of_row.astype(np.int64))), [per_thread] * 8)
-    assert ls._columns["thread"] == thread_of_row.tolist()
+    assert ls._per_row["thread"] == thread_of_row.tolist()
     assert ls.trace_states == [f"t={t}" for t in thread_of_row.tolist()]
     compacted = buf.compact(LinkPolicy(max_links=128))
     assert compacted.stats.input == 8 * per_thread and len(compacted) == 128

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
-from fastlinks import LinkBuffer, LinkPolicy, LinkSet
+from fastlinks import LinkBuffer, LinkPolicy, LinkSet, PerRow
 
 TID = "0af7651916cd43dd8448eb211c80319c"
 SID = "b7ad6b7169203331"
@@ -98,7 +98,7 @@ def test_header_item_that_is_not_a_pair_raises_naming_the_carrier(impl, item):
 
 def test_generators_and_attributes(impl):
     ls = LinkSet.from_carriers(
-        ({"traceparent": VALID} for _ in range(3)), attributes={"messaging.message.id": ["a", "b", "c"]}
+        ({"traceparent": VALID} for _ in range(3)), attributes={"messaging.message.id": PerRow(["a", "b", "c"])}
     )
     assert [lk.attributes["messaging.message.id"] for lk in ls] == ["a", "b", "c"]
 

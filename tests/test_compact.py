@@ -9,7 +9,7 @@ from _budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastlinks import CompactionStats, LinkPolicy, LinkSet
+from fastlinks import CompactionStats, LinkPolicy, LinkSet, PerRow
 from fastlinks.policy import STRATEGIES
 
 SETTINGS = settings(
@@ -174,7 +174,7 @@ def test_random_is_seeded_and_uniform(impl):
 def test_first_occurrence_wins_with_its_attributes(impl):
     tids, sids, flags = make(3)
     tids[2], sids[2] = tids[0], sids[0]
-    ls = LinkSet.from_arrays(tids, sids, flags, attributes={"n": [0, 1, 2]}).compact()
+    ls = LinkSet.from_arrays(tids, sids, flags, attributes={"n": PerRow([0, 1, 2])}).compact()
     assert [link.attributes["n"] for link in ls] == [0, 1]
     assert ls.stats == CompactionStats(3, 0, 1, 0, 2)
 
@@ -198,7 +198,7 @@ def test_keep_invalid_with_attributes(impl):
         tids,
         sids,
         flags,
-        attributes={"note": [None, "why", None, None, None, None]},
+        attributes={"note": PerRow([None, "why", None, None, None, None])},
         trace_states=[None, None, None, None, None, None],
     )
     kept = ls.compact(LinkPolicy(keep_invalid_with_attributes=True))
@@ -214,7 +214,9 @@ def test_keep_invalid_with_attributes(impl):
 
 def test_attribute_cap_counts_dropped(impl):
     tids, sids, flags = make(2)
-    ls = LinkSet.from_arrays(tids, sids, flags, attributes={"a": 1, "b": 2, "c": [3, 4], "d": [5, None]})
+    ls = LinkSet.from_arrays(
+        tids, sids, flags, attributes={"a": 1, "b": 2, "c": PerRow([3, 4]), "d": PerRow([5, None])}
+    )
     kept = ls.compact(LinkPolicy(max_attributes_per_link=2))
     assert [dict(lk.attributes) for lk in kept] == [{"a": 1, "b": 2}, {"a": 1, "b": 2}]
     assert [lk.dropped_attributes for lk in kept] == [2, 1]

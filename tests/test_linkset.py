@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from opentelemetry.trace import Link, SpanContext, TraceFlags, TraceState
 
-from fastlinks import CompactionStats, LinkPolicy, LinkSet
+from fastlinks import CompactedLinkSet, CompactionStats, LinkPolicy, LinkSet, PerRow
 from fastlinks.linkset import LinkSetLink
 
 
@@ -97,8 +97,8 @@ def test_attributes_shared_and_per_row(impl):
         sids,
         attributes={
             "link.type": "batch_item",
-            "messaging.message.id": ["m0", "m1", None],
-            "item.index": np.arange(3),
+            "messaging.message.id": PerRow(["m0", "m1", None]),
+            "item.index": PerRow(np.arange(3)),
         },
     )
     attrs = [dict(link.attributes) for link in ls]
@@ -110,13 +110,13 @@ def test_attributes_shared_and_per_row(impl):
 @pytest.mark.parametrize(
     ("attributes", "error", "word"),
     [
-        ({"x": [1, 2]}, ValueError, "needs 3 values"),
-        ({"x": np.zeros((3, 2))}, ValueError, "1-D"),
+        ({"x": PerRow([1, 2])}, ValueError, "needs 3 values"),
+        ({"x": PerRow(np.zeros((3, 2)))}, ValueError, "1-D"),
         ({"x": {"a": 1}}, TypeError, "dict"),
         ({"x": None}, TypeError, "NoneType"),
-        ({"x": [object(), 1, 2]}, TypeError, "object"),
-        ({"x": [[1, "a"], [1], [2]]}, TypeError, "one of"),
-        ({"x": np.zeros(3, complex)}, TypeError, "complex"),
+        ({"x": PerRow([object(), 1, 2])}, TypeError, "object"),
+        ({"x": PerRow([[1, "a"], [1], [2]])}, TypeError, "one of"),
+        ({"x": PerRow(np.zeros(3, complex))}, TypeError, "complex"),
         ({"x": 2**70}, ValueError, "64-bit"),
         ({"x": b"\xff"}, ValueError, "UTF-8"),
         ({1: "a"}, TypeError, "keys"),
@@ -177,7 +177,11 @@ def test_pickle_keeps_columns_states_attributes_and_stats(impl):
     tids[3] = tids[0]
     sids[3] = sids[0]
     ls = LinkSet.from_arrays(
-        tids, sids, trace_flags=[1, 0, 1, 1], trace_states=["a=1", None, "b=2", None], attributes={"i": [0, 1, 2, 3]}
+        tids,
+        sids,
+        trace_flags=[1, 0, 1, 1],
+        trace_states=["a=1", None, "b=2", None],
+        attributes={"i": PerRow([0, 1, 2, 3])},
     ).compact(LinkPolicy(max_links=2))
     blob = pickle.dumps(ls)
     back = pickle.loads(blob)
@@ -201,7 +205,7 @@ def test_concat_joins_rows_attributes_and_carries_stats(impl):
     a_t, a_s = ids(3, 1)
     b_t, b_s = ids(2, 2)
     a = LinkSet.from_arrays(a_t, a_s, attributes={"k": "a", "same": 1}, trace_states=["x=1", None, None])
-    b = LinkSet.from_arrays(b_t, b_s, attributes={"k": "b", "same": 1, "only_b": [5, 6]})
+    b = LinkSet.from_arrays(b_t, b_s, attributes={"k": "b", "same": 1, "only_b": PerRow([5, 6])})
     joined = LinkSet.concat([a, b])
     assert len(joined) == 5 and joined.stats is None
     attrs = [dict(link.attributes) for link in joined]
@@ -214,3 +218,30 @@ def test_concat_joins_rows_attributes_and_carries_stats(impl):
     assert len(LinkSet.concat([])) == 0
     with pytest.raises(TypeError, match=r"sets\[1\]"):
         LinkSet.concat([a, [1]])
+
+
+def test_per_row_is_explicit_and_the_old_guess_is_deprecated(impl):
+    tids, sids = np.ones((3, 16), np.uint8), np.arange(1, 25, dtype=np.uint8).reshape(3, 8)
+    with pytest.warns(DeprecationWarning, match=r"fastlinks\.PerRow"):
+        guessed = LinkSet.from_arrays(tids, sids, attributes={"id": ["a", "b", "c"]})
+    assert [lk.attributes["id"] for lk in guessed] == ["a", "b", "c"]
+    tagged = LinkSet.from_arrays(tids, sids, attributes={"tags": ["x", "y"], "id": PerRow([b"k0", b"k1", None])})
+    assert [dict(lk.attributes) for lk in tagged] == [
+        {"tags": ("x", "y"), "id": "k0"},
+        {"tags": ("x", "y"), "id": "k1"},
+        {"tags": ("x", "y")},
+    ]  # a list of another length is one sequence value every link shares; bytes are decoded
+    with pytest.raises(TypeError, match="PerRow: expected a sequence"):
+        PerRow("abc")
+
+
+def test_the_constructor_is_keyword_only_and_compaction_is_in_the_type(impl):
+    ls = LinkSet.from_traceparents(["00-" + "1" * 32 + "-" + "2" * 16 + "-01"] * 2)
+    with pytest.raises(TypeError):
+        LinkSet(*ls.columns)  # type: ignore[misc]
+    assert LinkSet(columns=ls.columns).stats is None and type(ls) is LinkSet
+    compacted = ls.compact()
+    assert isinstance(compacted, CompactedLinkSet) and compacted.stats.kept == 1
+    assert isinstance(compacted[:1], CompactedLinkSet) and type(ls[:1]) is LinkSet
+    with pytest.raises(ValueError, match=r"stats\.kept is 5"):
+        CompactedLinkSet(columns=compacted.columns, stats=CompactionStats(5, 0, 0, 0, 5))

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import TraceState
 
-from fastlinks import LinkPolicy, LinkProcessor, LinkSet
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet, PerRow
 from fastlinks import _otel_compat as compat
 
 SDK = tuple(int(part) for part in compat.SDK_VERSION.split(".")[:2])
@@ -68,7 +68,7 @@ def test_without_the_fast_layout_results_are_the_same(impl):
     fast = impl.ids_from_contexts(CONTEXTS, True)
     slow = impl.ids_from_contexts(CONTEXTS, False)
     assert all((a == b).all() for a, b in zip(fast[:4], slow[:4], strict=True)) and fast[4] == slow[4]
-    ls = LinkSet.from_span_contexts(CONTEXTS, {"a": [1, 2, 3]})
+    ls = LinkSet.from_span_contexts(CONTEXTS, {"a": PerRow([1, 2, 3])})
     args = (ls.trace_ids, ls.span_ids, ls.trace_flags, ls.is_remote, None, ["k=v", None, None])
     rest = ([{"a": 1}, {"a": 2}, {"a": 3}], None, Link, None)
     for a, b in zip(impl.make_links(*args, *rest, True), impl.make_links(*args, *rest, False), strict=True):

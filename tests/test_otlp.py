@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags, TraceState
 
-from fastlinks import LinkPolicy, LinkProcessor, LinkSet
+from fastlinks import LinkPolicy, LinkProcessor, LinkSet, PerRow
 from fastlinks.otlp import OTLPSpanExporter, encode_spans
 
 
@@ -45,11 +45,11 @@ def finished_spans(candidates: int, seed: int = 0) -> list:
         carriers,
         attributes={
             "link.type": "batch_item",
-            "item.index": list(range(candidates)),
-            "score": [i / 3 for i in range(candidates)],
-            "ok": [i % 2 == 0 for i in range(candidates)],
-            "tags": [("a", "b")] * candidates,
-            "unicode": ["é" * (i % 3) for i in range(candidates)],
+            "item.index": PerRow(range(candidates)),
+            "score": PerRow([i / 3 for i in range(candidates)]),
+            "ok": PerRow([i % 2 == 0 for i in range(candidates)]),
+            "tags": PerRow([("a", "b")] * candidates),
+            "unicode": PerRow(["é" * (i % 3) for i in range(candidates)]),
         },
     ).compact(LinkPolicy(max_attributes_per_link=5))
     tracer.start_span("batch", links=links, attributes={"n": candidates}).end()
@@ -257,6 +257,8 @@ def test_the_grpc_exporter_does_not_import_the_http_one():
     """`pip install "fastlinks[grpc]"` alone must be enough: nothing HTTP is imported on the way."""
     import subprocess
     import sys
+
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc", reason="the grpc extra is not installed")
 
     code = (
         "import sys, fastlinks.otlp.grpc\n"

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet
+from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet, PerRow
 from fastlinks.linkset import _unpickle
 
 
@@ -85,7 +85,7 @@ def test_stats_replace_is_checked_too():
 
 def test_pickle_round_trip(impl):
     compacted = LinkSet.from_traceparents(
-        ["00-" + "1" * 32 + "-" + "2" * 16 + "-01"], ["k=v"], {"a": 1, "b": [2]}
+        ["00-" + "1" * 32 + "-" + "2" * 16 + "-01"], ["k=v"], {"a": 1, "b": PerRow([2])}
     ).compact()
     back = pickle.loads(pickle.dumps(compacted))
     assert list(back) == list(compacted) or [lk.context for lk in back] == [lk.context for lk in compacted]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 _SCALARS = (str, bool, int, float)
-_ROW_TYPES = frozenset({str, bool, int, float, type(None), tuple, list})
+_ROW_TYPES = frozenset({str, bytes, bool, int, float, type(None), tuple, list})
 _ARRAY_KINDS = "biufU"  # bool, int, uint, float, unicode: what becomes OTel attribute values
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -52,31 +53,79 @@ def row_value(key: object, value: object) -> object:
     return _scalar(key, value)
 
 
-def _column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | np.ndarray:
+class PerRow:
+    """Per-link values for one attribute key: ``attributes={"messaging.message.id": PerRow(ids)}``
+    gives link i the value ``ids[i]`` (None: that link has no value for the key). Values are
+    str, bytes (UTF-8, decoded), bool, int, float, or a homogeneous list/tuple of those; a 1-D
+    numpy array of numbers, bools or strings works too."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[Any] | np.ndarray) -> None:
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+            raise TypeError(f"PerRow: expected a sequence of per-link values, got {type(values).__name__}")
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        return f"PerRow({self.values!r})"
+
+
+def _decoded(key: str, value: bytes) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"attributes[{key!r}]: bytes must be UTF-8") from None
+
+
+def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | np.ndarray:
     """A per-row column: a 1-D array or a list with one value (or None) per row."""
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             raise ValueError(f"attributes[{key!r}]: a per-row column must be 1-D, got shape {value.shape}")
         if value.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"attributes[{key!r}]: unsupported array dtype {value.dtype}")
-        column: list[Any] | np.ndarray = value.copy()
+        out: list[Any] | np.ndarray = value.copy()
     else:
-        column = list(value)
-        kinds = {type(v) for v in column}
+        out = list(value)
+        kinds = {type(v) for v in out}
         if not kinds <= _ROW_TYPES:
             bad = next(t for t in kinds if t not in _ROW_TYPES)
             raise TypeError(f"attributes[{key!r}]: unsupported value type {bad.__name__} in a per-row column")
+        if bytes in kinds:  # message keys and IDs often arrive as bytes (confluent-kafka's key())
+            out = [_decoded(key, v) if type(v) is bytes else v for v in out]
         if tuple in kinds or list in kinds:
-            for i, v in enumerate(column):
+            for i, v in enumerate(out):
                 if isinstance(v, (tuple, list)):
                     _check_sequence_value(key, i, v)
-    if len(column) != n:
-        raise ValueError(f"attributes[{key!r}]: a per-row column needs {n} values (one per link), got {len(column)}")
-    return column
+    if len(out) != n:
+        raise ValueError(f"attributes[{key!r}]: a per-row column needs {n} values (one per link), got {len(out)}")
+    return out
+
+
+def shared_value(key: str, value: object) -> object:
+    """A value every row shares: a scalar, or a homogeneous list/tuple (kept as a tuple)."""
+    if isinstance(value, (list, tuple)):
+        kinds = {type(v) for v in value}
+        if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
+            raise TypeError(f"attributes[{key!r}]: a sequence value must hold one of str, bool, int, float")
+        return tuple(value)
+    return _scalar(key, value)
+
+
+_GUESS = (
+    "attributes[{key!r}]: a plain list, tuple or array with one value per link is read as per-link "
+    "values for now; wrap it in fastlinks.PerRow(...) (a plain list will become one list-valued "
+    "attribute that every link shares)"
+)
 
 
 def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split user attributes into (shared scalars, per-row columns of length n)."""
+    """Split user attributes into (shared values, per-row columns of length n): `PerRow` values are
+    per-row; a plain sequence of length n is too, with a DeprecationWarning; any other plain
+    list or tuple is one sequence value every link shares."""
     if attributes is None:
         return {}, {}
     if not isinstance(attributes, Mapping):
@@ -86,10 +135,13 @@ def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any],
     for key, value in attributes.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"attributes: keys must be non-empty str, got {key!r}")
-        if isinstance(value, (list, tuple, np.ndarray)):
-            columns[key] = _column(key, value, n)
+        if isinstance(value, PerRow):
+            columns[key] = column(key, value.values, n)
+        elif isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and len(value) == n):
+            warnings.warn(_GUESS.format(key=key), DeprecationWarning, stacklevel=4)
+            columns[key] = column(key, value, n)
         else:
-            shared[key] = _scalar(key, value)
+            shared[key] = shared_value(key, value)
     return shared, columns
 
 
@@ -147,7 +199,9 @@ def has_values(shared: Mapping[str, Any], columns: Mapping[str, Any], n: int) ->
     return mask
 
 
-def concat(parts: Sequence[tuple[dict[str, Any], dict[str, Any], int]]) -> tuple[dict[str, Any], dict[str, Any]]:
+def concat(
+    parts: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], int]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Join (shared, columns, n) parts: a key shared with one value everywhere stays shared."""
     keys: dict[str, None] = {}
     for shared, columns, _ in parts:

@@ -124,15 +124,18 @@ def check_pickled(
         raise ValueError(f"pickled LinkSet: trace_states must be None or a list of {n} str/None")
     if not isinstance(shared, dict) or not isinstance(columns, dict):
         raise ValueError("pickled LinkSet: attributes must be dicts")
-    try:
-        checked_shared, _ = _attributes.split(shared, n)
-        _attributes.split(columns, n)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"pickled LinkSet: {error}") from None
-    if any(isinstance(v, (list, tuple, np.ndarray)) for v in shared.values()) or checked_shared != shared:
-        raise ValueError("pickled LinkSet: shared attributes must be scalars")
+    if not all(isinstance(k, str) and k for k in [*shared, *columns]):
+        raise ValueError("pickled LinkSet: attribute keys must be non-empty str")
     if not all(isinstance(c, (list, np.ndarray)) for c in columns.values()):
         raise ValueError("pickled LinkSet: per-row attribute columns must be lists or arrays")
+    try:
+        for key, value in shared.items():
+            if _attributes.shared_value(key, value) != value or isinstance(value, list):
+                raise ValueError(f"attributes[{key!r}]: a shared value must be a scalar or a tuple")
+        for key, value in columns.items():
+            _attributes.column(key, value, n)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"pickled LinkSet: {error}") from None
     if stats is not None:
         if not isinstance(stats, CompactionStats):
             raise ValueError(f"pickled LinkSet: stats must be CompactionStats or None, got {type(stats).__name__}")

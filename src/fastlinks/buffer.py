@@ -10,8 +10,9 @@ import numpy as np
 from opentelemetry.trace import SpanContext
 
 from . import _attributes, _kernels
+from ._attributes import PerRow
 from ._otel_compat import FAST_CONTEXTS
-from .linkset import LinkSet
+from .linkset import CompactedLinkSet, LinkSet
 from .policy import LinkPolicy
 
 
@@ -99,10 +100,12 @@ class LinkBuffer:
             trace_ids, span_ids = self._trace_ids[:n], self._span_ids[:n]
             flags, remote = self._flags[:n].copy(), self._remote[:n].copy()
             states = list(self._states) if any(self._states) else None
-            merged = {**{key: list(column) for key, column in self._columns.items()}, **(attributes or {})}
+            merged = {**{key: PerRow(list(column)) for key, column in self._columns.items()}, **(attributes or {})}
             return LinkSet.from_arrays(trace_ids, span_ids, flags, remote, states, merged or None)
 
-    def compact(self, policy: LinkPolicy | None = None, attributes: Mapping[str, Any] | None = None) -> LinkSet:
+    def compact(
+        self, policy: LinkPolicy | None = None, attributes: Mapping[str, Any] | None = None
+    ) -> CompactedLinkSet:
         """`to_linkset(attributes).compact(policy)`."""
         return self.to_linkset(attributes).compact(policy)
 

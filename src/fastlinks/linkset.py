@@ -12,7 +12,8 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, SpanContext
 
 from . import _attributes, _kernels
-from ._columns import _frozen, _ids, _row_column, _states, check_pickled, iterable
+from ._attributes import PerRow
+from ._columns import Columns, _frozen, _ids, _row_column, _states, check_pickled, iterable
 from ._otel_compat import FAST_CONTEXTS
 from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestates
@@ -44,16 +45,17 @@ class LinkSet(Sequence[Link]):
 
     Indexing and iteration build real `opentelemetry.trace.Link` objects, only for the rows
     asked for, so a LinkSet goes straight into ``tracer.start_span(links=...)``.
-    `compact()` validates, deduplicates, prefers sampled rows and caps; `stats` says what it did.
+    `compact()` validates, deduplicates, prefers sampled rows and caps, and returns a
+    `CompactedLinkSet`, whose `stats` say what it did; a LinkSet that was never compacted has
+    `stats` None.
     """
 
     __slots__ = (
         "_attribute_limit",
-        "_columns",
+        "_per_row",
         "_shared",
         "is_remote",
         "span_ids",
-        "stats",
         "trace_flags",
         "trace_ids",
         "trace_states",
@@ -61,41 +63,38 @@ class LinkSet(Sequence[Link]):
 
     def __init__(
         self,
-        trace_ids: np.ndarray,
-        span_ids: np.ndarray,
-        trace_flags: np.ndarray,
-        is_remote: np.ndarray,
-        trace_states: list[str | None] | None = None,
-        shared: dict[str, Any] | None = None,
-        columns: dict[str, Any] | None = None,
-        stats: CompactionStats | None = None,
+        *,
+        columns: Columns,
+        shared: Mapping[str, Any] | None = None,
+        per_row: Mapping[str, Any] | None = None,
         attribute_limit: int | None = None,
     ) -> None:
-        """Wrap ready, read-only columns as they are; use the `from_*` constructors, which check
-        their input and freeze what they build."""
-        self.trace_ids = trace_ids
-        self.span_ids = span_ids
-        self.trace_flags = trace_flags
-        self.is_remote = is_remote
-        self.trace_states = trace_states
-        self.stats = stats
-        self._shared = shared or {}
-        self._columns = columns or {}
+        """Wrap ready, read-only columns as they are, with checked attributes: shared values and
+        per-row value columns. Use the `from_*` constructors, which check their input."""
+        self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, self.trace_states = columns
+        self._shared: Mapping[str, Any] = shared or {}
+        self._per_row: Mapping[str, Any] = per_row or {}
         self._attribute_limit = attribute_limit
+
+    @property
+    def stats(self) -> CompactionStats | None:
+        """What compaction did: None, since this set was not compacted (see `CompactedLinkSet`)."""
+        return None
+
+    @property
+    def columns(self) -> Columns:
+        """The link columns and raw trace states, as one named tuple."""
+        return Columns(self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, self.trace_states)
 
     # ------------------------------------------------------------ constructors
 
     @classmethod
-    def _with_attributes(
-        cls,
-        columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None] | None],
-        attributes: Mapping[str, Any] | None,
-    ) -> LinkSet:
-        """A LinkSet of a kernel's new columns (trace IDs, span IDs, flags, remote, trace states)."""
+    def _with_attributes(cls, columns: Columns, attributes: Mapping[str, Any] | None) -> LinkSet:
+        """A LinkSet of a kernel's new columns, with the caller's attributes checked and split."""
         if attributes is None:
-            return cls(*columns)
-        shared, per_row = _attributes.split(attributes, len(columns[0]))
-        return cls(*columns, shared, per_row)
+            return LinkSet(columns=columns)
+        shared, per_row = _attributes.split(attributes, len(columns.trace_ids))
+        return LinkSet(columns=columns, shared=shared, per_row=per_row)
 
     @classmethod
     def from_arrays(
@@ -115,7 +114,7 @@ class LinkSet(Sequence[Link]):
         flags = _row_column("trace_flags", trace_flags, n, np.uint8, 255)
         remote = _row_column("is_remote", is_remote, n, np.bool_, 1)
         return cls._with_attributes(
-            (*_frozen(tids, sids, flags, remote), _states("trace_states", trace_states, n)), attributes
+            Columns(*_frozen(tids, sids, flags, remote), _states("trace_states", trace_states, n)), attributes
         )
 
     @classmethod
@@ -140,7 +139,8 @@ class LinkSet(Sequence[Link]):
         for i, link in enumerate(links):
             for key, value in (link.attributes or {}).items():
                 columns.setdefault(key, [None] * n)[i] = value
-        return cls.from_span_contexts([link.context for link in links], columns or None)
+        per_row = {key: PerRow(values) for key, values in columns.items()}
+        return cls.from_span_contexts([link.context for link in links], per_row or None)
 
     @classmethod
     def from_traceparents(
@@ -191,24 +191,22 @@ class LinkSet(Sequence[Link]):
             return cls.from_arrays(np.empty((0, 16), np.uint8), np.empty((0, 8), np.uint8))
         stats = None
         if any(s.stats is not None for s in sets):
-            sets = [s if s.stats is not None else s.compact(policy) for s in sets]
-            stats = sets[0].stats
-            for s in sets[1:]:
-                stats = stats.plus(s.stats)  # type: ignore[union-attr, arg-type]
+            compacted = [s if isinstance(s, CompactedLinkSet) else s.compact(policy) for s in sets]
+            stats = compacted[0].stats
+            for part in compacted[1:]:
+                stats = stats.plus(part.stats)
+            sets = list(compacted)
         states = None
         if any(s.trace_states is not None for s in sets):
             states = [st for s in sets for st in (s.trace_states or [None] * len(s))]
-        shared, columns = _attributes.concat([(s._shared, s._columns, len(s)) for s in sets])
+        shared, per_row = _attributes.concat([(s._shared, s._per_row, len(s)) for s in sets])
         limits = [s._attribute_limit for s in sets if s._attribute_limit is not None]
         tids, sids, flags, remote = (np.concatenate([getattr(s, name) for s in sets]) for name in _COLUMNS)
-        return cls(
-            *_frozen(tids, sids, flags, remote),
-            states,
-            shared,
-            columns,
-            stats,
-            min(limits) if limits else None,
-        )
+        columns = Columns(*_frozen(tids, sids, flags, remote), states)
+        limit = min(limits) if limits else None
+        if stats is None:
+            return LinkSet(columns=columns, shared=shared, per_row=per_row, attribute_limit=limit)
+        return CompactedLinkSet(columns=columns, stats=stats, shared=shared, per_row=per_row, attribute_limit=limit)
 
     # ------------------------------------------------------------ compaction
 
@@ -222,10 +220,10 @@ class LinkSet(Sequence[Link]):
         """Valid rows whose sampled flag (0x01) is set."""
         return self.valid & ((self.trace_flags & 1) != 0)
 
-    def compact(self, policy: LinkPolicy | None = None) -> LinkSet:
+    def compact(self, policy: LinkPolicy | None = None) -> CompactedLinkSet:
         """Validate, deduplicate, prefer sampled rows and cap, as `policy` says (default `LinkPolicy()`).
 
-        Returns a new LinkSet of the kept rows, in input order, with cumulative `stats`."""
+        Returns a CompactedLinkSet of the kept rows, in input order, with cumulative `stats`."""
         policy = policy if policy is not None else default_policy()
         kept, invalid, duplicates, over = self._select(policy)
         before = self.stats
@@ -234,7 +232,7 @@ class LinkSet(Sequence[Link]):
         else:
             dropped = (before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over)
             stats = CompactionStats(before.input, *dropped, len(kept))
-        return self._take(kept, stats, policy.attribute_limit)
+        return self._take(kept, stats, policy.attribute_limit)  # type: ignore[return-value]  # stats given
 
     def _select(self, policy: LinkPolicy, keep_invalid: np.ndarray | None = None) -> tuple[np.ndarray, int, int, int]:
         """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""
@@ -261,7 +259,7 @@ class LinkSet(Sequence[Link]):
 
     def _carries_data(self) -> np.ndarray:
         """Invalid rows the OpenTelemetry spec still allows as links: with attributes or a trace state."""
-        mask = _attributes.has_values(self._shared, self._columns, len(self))
+        mask = _attributes.has_values(self._shared, self._per_row, len(self))
         if self.trace_states is not None:
             valid = self.valid  # only invalid rows need a reason to stay
             rows = [i for i, raw in enumerate(self.trace_states) if raw and not mask[i] and not valid[i]]
@@ -277,16 +275,12 @@ class LinkSet(Sequence[Link]):
         tids, sids, flags, remote = _kernels.compact.take(
             self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
         )
-        return LinkSet(
-            tids,
-            sids,
-            flags,
-            remote,
-            states,
-            self._shared,
-            _attributes.take(self._columns, rows) if self._columns else None,
-            stats,
-            attribute_limit,
+        columns = Columns(tids, sids, flags, remote, states)
+        per_row = _attributes.take(self._per_row, rows) if self._per_row else None
+        if stats is None:
+            return LinkSet(columns=columns, shared=self._shared, per_row=per_row, attribute_limit=attribute_limit)
+        return CompactedLinkSet(
+            columns=columns, stats=stats, shared=self._shared, per_row=per_row, attribute_limit=attribute_limit
         )
 
     # ------------------------------------------------------------ Sequence of Link
@@ -298,9 +292,9 @@ class LinkSet(Sequence[Link]):
             picked = range(len(self)) if rows is None else rows.tolist()
             states = parse_tracestates(self.trace_states, picked)
         attrs, dropped = None, None
-        if self._shared or self._columns:
+        if self._shared or self._per_row:
             every = np.arange(len(self), dtype=np.int64) if rows is None else rows
-            attrs, dropped = _attributes.per_row(self._shared, self._columns, every, self._attribute_limit)
+            attrs, dropped = _attributes.per_row(self._shared, self._per_row, every, self._attribute_limit)
         return _kernels.materialize.make_links(
             self.trace_ids,
             self.span_ids,
@@ -349,7 +343,7 @@ class LinkSet(Sequence[Link]):
         return chain.from_iterable(map(self._links, chunks))
 
     def __repr__(self) -> str:
-        return f"LinkSet(len={len(self)}, stats={self.stats})"
+        return f"{type(self).__name__}(len={len(self)}, stats={self.stats})"
 
     # ------------------------------------------------------------ export
 
@@ -368,16 +362,54 @@ class LinkSet(Sequence[Link]):
                 self.is_remote,
                 self.trace_states,
                 self._shared,
-                self._columns,
+                self._per_row,
                 self.stats,
                 self._attribute_limit,
             ),
         )
 
 
+class CompactedLinkSet(LinkSet):
+    """A LinkSet the policy was applied to (by `compact()`, or a slice or `concat` of such sets):
+    `stats` is always there, and ``stats.input == invalid + duplicates + over_limit + kept``."""
+
+    __slots__ = ("_stats",)
+
+    def __init__(
+        self,
+        *,
+        columns: Columns,
+        stats: CompactionStats,
+        shared: Mapping[str, Any] | None = None,
+        per_row: Mapping[str, Any] | None = None,
+        attribute_limit: int | None = None,
+    ) -> None:
+        if not isinstance(stats, CompactionStats):
+            raise TypeError(f"stats: expected CompactionStats, got {type(stats).__name__}")
+        if stats.kept != len(columns.trace_ids):
+            raise ValueError(f"stats.kept is {stats.kept} for {len(columns.trace_ids)} rows")
+        super().__init__(columns=columns, shared=shared, per_row=per_row, attribute_limit=attribute_limit)
+        self._stats = stats
+
+    @property
+    def stats(self) -> CompactionStats:
+        """What compaction did to get these rows."""
+        return self._stats
+
+    @overload
+    def __getitem__(self, index: int) -> Link: ...
+    @overload
+    def __getitem__(self, index: slice) -> CompactedLinkSet: ...
+    def __getitem__(self, index: int | slice) -> Link | CompactedLinkSet:
+        return super().__getitem__(index)  # type: ignore[return-value]  # a slice keeps the stats
+
+
 def _unpickle(*parts: Any) -> LinkSet:
     """Rebuild a pickled LinkSet, checking everything a crafted pickle could get wrong."""
     check_pickled(*parts)
-    trace_ids, span_ids, trace_flags, is_remote, *rest = parts
-    frozen = _frozen(*(np.ascontiguousarray(c) for c in (trace_ids, span_ids, trace_flags, is_remote)))
-    return LinkSet(*frozen, *rest)
+    trace_ids, span_ids, trace_flags, is_remote, trace_states, shared, per_row, stats, limit = parts
+    arrays = _frozen(*(np.ascontiguousarray(c) for c in (trace_ids, span_ids, trace_flags, is_remote)))
+    columns = Columns(*arrays, trace_states)
+    if stats is None:
+        return LinkSet(columns=columns, shared=shared, per_row=per_row, attribute_limit=limit)
+    return CompactedLinkSet(columns=columns, stats=stats, shared=shared, per_row=per_row, attribute_limit=limit)

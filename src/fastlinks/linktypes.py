@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from opentelemetry.trace import Link, Span, SpanContext
 
+from ._attributes import PerRow
 from .linkset import LinkSet
 
 LINK_TYPE = "link.type"
@@ -80,7 +81,7 @@ def from_contexts(contexts: Iterable[SpanContext | Span], link_type: str) -> Lin
     given = [_context(c) for c in contexts]
     positions = [i for i, c in enumerate(given) if c.is_valid]
     return LinkSet.from_span_contexts(
-        [given[i] for i in positions], attributes={LINK_TYPE: link_type, "link.index": positions}
+        [given[i] for i in positions], attributes={LINK_TYPE: link_type, "link.index": PerRow(positions)}
     )
 
 
