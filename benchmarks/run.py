@@ -3,7 +3,8 @@
     pip install ".[bench]"
     python benchmarks/run.py --rounds 11 --plot docs/benchmarks.png
 
-`--sizes` picks the batch sizes.
+`--sizes` picks the batch sizes. `--instructions` counts instructions per call under valgrind
+instead of timing (see instructions.py), for ratios a noisy machine cannot move.
 """
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=_positive, default=7, help="samples per case; the median is reported (default 7)"
     )
     parser.add_argument("--plot", metavar="FILE.png", help="also draw a chart (needs matplotlib: the bench extra)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per call under valgrind's callgrind instead of timing (repeatable on a busy machine)",
+    )
+    parser.add_argument("--stage", nargs="+", default=["ingest"], help="with --instructions: the stages to count")
+    parser.add_argument("--calls", type=_positive, default=20, help="with --instructions: calls counted per case")
     args = parser.parse_args(argv)
+    if args.instructions:
+        import instructions
+
+        sizes = tuple(args.sizes or (500,))
+        progress = lambda name: print(f"  {name}", file=sys.stderr)  # noqa: E731
+        print("\n".join(instructions.report(args.stage, sizes, args.calls, progress)))
+        return 0
     if args.plot:
         import matplotlib  # noqa: F401  # fail now, not after the whole run
     sizes = tuple(args.sizes or bench.SIZES)
