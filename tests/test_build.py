@@ -4,6 +4,7 @@ its pure twin offer the same functions with the same signatures, and a broken bu
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 import subprocess
@@ -80,6 +81,8 @@ def test_a_compiled_module_that_fails_to_import_warns_naming_the_error():
 
 
 def test_one_compiled_module_missing_of_four_warns():
+    if importlib.util.find_spec("fastlinks._parse") is None:
+        pytest.skip("no compiled module built (a pure wheel): nothing is missing of a set")
     out = _run_broken(["fastlinks._materialize"], 'ModuleNotFoundError("gone", name="fastlinks._materialize")')
     assert out.startswith("python 1 ") and "fastlinks._materialize" in out
 
