@@ -105,7 +105,7 @@ def ids_from_contexts(contexts, bint fast):
             if states is None:
                 states = [None] * n
             states[i] = state.to_header()
-    return Columns(*_frozen(arrays), states)
+    return tuple.__new__(Columns, _frozen(arrays) + (states,))  # a Columns, without its Python __new__
 
 
 cdef inline void _set_item(object tup, Py_ssize_t i, object item):

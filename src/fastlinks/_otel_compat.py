@@ -268,3 +268,18 @@ def export_with_encoder(function: Any, encoder: Any) -> Any | None:
 
     scope = {**function.__globals__, "encode_spans": encoder}
     return types.FunctionType(code, scope, function.__name__, function.__defaults__, function.__closure__)
+
+
+# ---------------------------------------------------------------- the SDK's own configurator
+
+
+def sdk_configurator() -> type:
+    """The SDK's configurator class (what `opentelemetry-instrument` runs to set the SDK up from
+    `OTEL_*` variables), for `fastlinks.configurator` to extend; a private name of the SDK."""
+    from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+    holds = isinstance(_OTelSDKConfigurator, type) and callable(getattr(_OTelSDKConfigurator, "_configure", None))
+    ASSUMPTIONS["the SDK's configurator is _OTelSDKConfigurator._configure"] = holds
+    if not holds:
+        raise ImportError(f"opentelemetry-sdk {SDK_VERSION} has no _OTelSDKConfigurator._configure")
+    return _OTelSDKConfigurator

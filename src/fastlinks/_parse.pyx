@@ -170,7 +170,7 @@ def parse_traceparents(values, states=None):
             if out_states is None:
                 out_states = [None] * n
             out_states[i] = _text(state)
-    return Columns(*_frozen(arrays), out_states)
+    return tuple.__new__(Columns, _frozen(arrays) + (out_states,))  # a Columns, without its Python __new__
 
 
 # ---------------------------------------------------------------- carriers
@@ -309,4 +309,4 @@ def parse_carriers(carriers):
                 if states is None:
                     states = [None] * n
                 states[i] = state
-    return Columns(*_frozen(arrays), states)
+    return tuple.__new__(Columns, _frozen(arrays) + (states,))  # a Columns, without its Python __new__

@@ -386,9 +386,12 @@ class CompactedLinkSet(LinkSet):
     ) -> None:
         if not isinstance(stats, CompactionStats):
             raise TypeError(f"stats: expected CompactionStats, got {type(stats).__name__}")
-        if stats.kept != len(columns.trace_ids):
-            raise ValueError(f"stats.kept is {stats.kept} for {len(columns.trace_ids)} rows")
-        super().__init__(columns=columns, shared=shared, per_row=per_row, attribute_limit=attribute_limit)
+        self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, self.trace_states = columns
+        if stats.kept != len(self.trace_ids):
+            raise ValueError(f"stats.kept is {stats.kept} for {len(self.trace_ids)} rows")
+        self._shared = shared or {}  # as LinkSet.__init__, without the call: one of these per compaction
+        self._per_row = per_row or {}
+        self._attribute_limit = attribute_limit
         self._stats = stats
 
     @property

@@ -31,14 +31,13 @@ class CompactionStats(_Counts):
     def __new__(cls, input: int, invalid: int, duplicates: int, over_limit: int, kept: int) -> CompactionStats:
         counts = (input, invalid, duplicates, over_limit, kept)
         if (
-            type(input) is int
-            and type(invalid) is int
-            and type(duplicates) is int
-            and type(over_limit) is int
-            and type(kept) is int
-            and min(invalid, duplicates, over_limit, kept) >= 0
+            type(input) is type(invalid) is type(duplicates) is type(over_limit) is type(kept) is int
+            and invalid >= 0
+            and duplicates >= 0
+            and over_limit >= 0
+            and kept >= 0
             and input == invalid + duplicates + over_limit + kept
-        ):  # the common case, checked without a loop: one of these is built per compaction
+        ):  # the common case, checked without a loop or a call: one of these is built per compaction
             return tuple.__new__(cls, counts)
         for name, value in zip(_Counts._fields, counts, strict=True):
             if isinstance(value, bool) or not isinstance(value, int):
