@@ -6,6 +6,7 @@ pure-Python wheel (py3-none-any) that uses the twins.
 """
 
 import os
+import sys
 
 from setuptools import Extension, setup
 
@@ -24,6 +25,8 @@ else:
                 ["src/" + name.replace(".", "/") + ".pyx"],
                 include_dirs=[numpy.get_include(), "src/fastlinks"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                # no debug info in what ships (valgrind still names the functions from the symbol table)
+                extra_compile_args=[] if sys.platform == "win32" else ["-g0"],
             )
             for name in KERNELS
         ],
