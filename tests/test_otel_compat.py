@@ -33,20 +33,29 @@ def test_each_assumption_is_checked_and_holds_where_expected(name):
     assert compat.ASSUMPTIONS[name] is ASSUMED[name], f"opentelemetry-sdk {compat.SDK_VERSION}"
 
 
+CHECKED_WHEN_USED = {  # checked when the module that needs them is first imported
+    "the stock OTLP encoder pieces exist",
+    "the stock OTLP/HTTP export calls encode_spans",
+    "the SDK's configurator is _OTelSDKConfigurator._configure",
+}
+
+
 def test_no_assumption_goes_unnamed():
-    names = set(compat.ASSUMPTIONS) - {
-        "the stock OTLP encoder pieces exist",
-        "the stock OTLP/HTTP export calls encode_spans",
-    }
-    assert names == set(ASSUMED)
+    assert set(compat.ASSUMPTIONS) - CHECKED_WHEN_USED == set(ASSUMED)
 
 
 def test_the_otlp_pieces_are_checked_when_the_exporter_is_installed():
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
-    import fastlinks.otlp  # noqa: F401
+    import fastlinks.otlp.http  # noqa: F401
 
     assert compat.ASSUMPTIONS["the stock OTLP encoder pieces exist"]
     assert compat.ASSUMPTIONS["the stock OTLP/HTTP export calls encode_spans"]
+
+
+def test_the_sdk_configurator_is_checked_when_fastlinks_configures():
+    import fastlinks.configurator  # noqa: F401
+
+    assert compat.ASSUMPTIONS["the SDK's configurator is _OTelSDKConfigurator._configure"]
 
 
 def test_a_broken_assumption_warns_naming_the_sdk_version(caplog):

@@ -46,13 +46,13 @@ cdef extern from "_ints.h":
 # SpanContext is a 6-tuple subclass (trace_id, span_id, is_remote, trace_flags, trace_state,
 # is_valid) in every supported API; `_otel_compat` checks the whole layout and passes `fast`.
 # This is the kernel's own guard: no tuple cast or allocation unless the type really is a tuple.
-# Beyond tuple's own fields it may only have the __dict__/__weakref__ pointers, which
-# PyType_GenericAlloc leaves NULL (a dict is made on first use).
+# A Python-level tuple subclass without __slots__: beyond tuple's items only its __dict__ and
+# __weakref__ pointers (in the object on 3.11, before it when "managed" on 3.12+), which
+# PyType_GenericAlloc sets up and leaves NULL (a dict is made on first use).
 cdef bint _CONTEXT_IS_TUPLE = (issubclass(SpanContext, tuple)
                                and SpanContext.__itemsize__ == tuple.__itemsize__
-                               and SpanContext.__basicsize__ - tuple.__basicsize__
-                               == sizeof(void*) * ((SpanContext.__dictoffset__ != 0)
-                                                   + (SpanContext.__weakrefoffset__ != 0)))
+                               and not any("__slots__" in vars(k) for k in SpanContext.__mro__[:-2])
+                               and 0 <= SpanContext.__basicsize__ - tuple.__basicsize__ <= 2 * sizeof(void*))
 cdef object _SPAN_ID_LIMIT = 2**64
 
 

@@ -92,11 +92,13 @@ def _context_is_tuple() -> bool:
     is_valid) with no other storage, so the compiled kernels may read and allocate it as one."""
     state = TraceState([("k", "v")])
     ctx = SpanContext(_T, _S, True, TraceFlags(1), state)
-    pointers = (SpanContext.__dictoffset__ != 0) + (SpanContext.__weakrefoffset__ != 0)
+    # no C-level fields beyond tuple's: only __dict__/__weakref__ pointers (before the object
+    # when "managed", 3.12+), which PyType_GenericAlloc sets up
     return (
         issubclass(SpanContext, tuple)
         and SpanContext.__itemsize__ == tuple.__itemsize__
-        and SpanContext.__basicsize__ - tuple.__basicsize__ == struct.calcsize("P") * pointers
+        and not any("__slots__" in vars(k) for k in SpanContext.__mro__[:-2])
+        and 0 <= SpanContext.__basicsize__ - tuple.__basicsize__ <= 2 * struct.calcsize("P")
         and tuple(ctx) == (_T, _S, True, TraceFlags(1), state, True)
         and (ctx.trace_id, ctx.span_id, ctx.is_remote, ctx.trace_flags, ctx.trace_state, ctx.is_valid) == tuple(ctx)
     )
