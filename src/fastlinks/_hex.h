@@ -9,22 +9,7 @@
 #ifndef FASTLINKS_HEX_H
 #define FASTLINKS_HEX_H
 
-#include <stdint.h>
-#include <string.h>
-
-#ifndef CYTHON_INLINE
-#  define CYTHON_INLINE inline
-#endif
-
-/* Eight bytes as a little-endian word, whatever the machine's byte order. */
-static CYTHON_INLINE uint64_t fl_le64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
+#include "_bytes.h"
 
 /* Lowercase hex digits to bytes: fl_hex_ids decodes a traceparent's 32 + 16 ID digits (at
    p + 3 and p + 36) into 16 + 8 bytes and says whether every one was a lowercase hex digit.

@@ -3,18 +3,9 @@
 #define FASTLINKS_INTS_H
 
 #include <Python.h>
-#include <stdint.h>
-#include <string.h>
 
-/* Eight bytes as a little-endian word, whatever the machine's byte order. */
-static CYTHON_INLINE uint64_t fl_ints_le64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
+#include "_bytes.h"
+
 
 /* A non-zero 16-byte big-endian unsigned integer as a Python int, in one allocation (for
    zero, CPython 3.11 reads a digit it never wrote: callers use a 0 they hold instead). */
@@ -38,8 +29,8 @@ static int fl_int_to_words(PyObject *v, uint64_t *words) {
 #else
     if (_PyLong_AsByteArray((PyLongObject *)v, buf, 16, 1, 0) < 0) { PyErr_Clear(); return -1; }
 #endif
-    words[0] = fl_ints_le64(buf);
-    words[1] = fl_ints_le64(buf + 8);
+    words[0] = fl_le64(buf);
+    words[1] = fl_le64(buf + 8);
     return 0;
 }
 
