@@ -18,7 +18,7 @@ import numpy as np
 from _attacks import colliding_ids  # tests/_attacks.py: on sys.path through benchmarks/conftest.py or run.py
 from contenders import CAP, careful_links, careful_select, numpy_links, numpy_select, propagator_links
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
@@ -172,6 +172,35 @@ def _batch_span(contender: str, n: int) -> Callable[[], Any]:
     return fastlinks_span
 
 
+SPILL = "keep all"
+SPILL_SIZES = (2000, 10_000)
+
+
+def _keep_all(contender: str, n: int) -> Callable[[], Any]:
+    """Every distinct link reaching the exporter. `stock`: the propagator per message, one Link
+    each, one span holding them all (the SDK's cap lifted, no deduplication); D/E: fastlinks'
+    batch span plus overflow spans (`overflow="spill"`)."""
+    carriers = make_carriers(n)
+    exporter = InMemorySpanExporter()
+    if contender == "stock":
+        provider = TracerProvider(span_limits=SpanLimits(max_links=n))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("fastlinks.bench")
+
+        def stock() -> None:
+            tracer.start_span("batch", links=propagator_links(carriers)).end()
+            exporter.clear()
+
+        return stock
+    tracer, exporter = _tracer(contender)
+
+    def spill() -> None:
+        start_batch_span(tracer, "batch", carriers, overflow="spill").end()
+        exporter.clear()
+
+    return spill
+
+
 def _export(contender: str, n: int) -> Callable[[], Any]:
     tracer, exporter = _tracer("D")
     links = LinkSet.from_carriers(
@@ -225,6 +254,7 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
         out += [_case("batch span", c, n, _batch_span) for c in ("A", "B", "C", *ours, "floor")]
     out += [_case("export", c, CAP, _export) for c in ("stock", *ours)]
     out += [_case(OVERHEAD, c, n, _overhead) for n in OVERHEAD_LINKS for c in ("stock", *ours)]
+    out += [_case(SPILL, c, n, _keep_all) for n in SPILL_SIZES if n in sizes for c in ("stock", *ours)]
     return out
 
 

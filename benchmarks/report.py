@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench import CAP, CONTENDERS, OVERHEAD, OVERHEAD_LINKS, SIZES
+from bench import CAP, CONTENDERS, OVERHEAD, OVERHEAD_LINKS, SIZES, SPILL, SPILL_SIZES
 
 
 def _time(seconds: float | None) -> str:
@@ -137,6 +137,24 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
             for n in OVERHEAD_LINKS
         ],
     )
+    lines += [
+        "",
+        f"**{SPILL}**: every distinct link reaching the exporter: the propagator per message and one span "
+        'with every link (the SDK\'s cap lifted) against `start_batch_span(..., overflow="spill")`',
+        "",
+    ]
+    lines += _table(
+        ["N", "stock: one span, cap lifted", "D fastlinks spill (python)", "E fastlinks spill (cython)", "E vs stock"],
+        [
+            [
+                f"{n:,}",
+                *(_time(t(SPILL, c, n)) for c in ("stock", "D", "E")),
+                ratio(t(SPILL, "stock", n), t(SPILL, "E", n)),
+            ]
+            for n in SPILL_SIZES
+            if n in sizes
+        ],
+    )
     lines += ["", "**memory** per candidate link (tracemalloc, 10,000 links, no per-row attributes)", ""]
     lines += _table(["LinkSet", "Link objects"], [[f"{memory['LinkSet']:.1f} B", f"{memory['Link objects']:.0f} B"]])
     lines += ["", "**targets**", ""]
@@ -175,6 +193,8 @@ def targets(
         if e and floor:
             out.append(("batch span E at 500 / 128-link floor", f"{e / floor:.2f}×", "≤ 1.2×", e / floor <= 1.2))
     ratio_target("export E vs stock encoder", f"export-stock-{CAP}", f"export-E-{CAP}", 10)
+    if 10_000 in sizes:
+        ratio_target("keep all E vs stock at 10,000", f"{SPILL}-stock-10000", f"{SPILL}-E-10000", 5)
     added = [(e - s) for n in (1, 3, 8) if (e := t(f"{OVERHEAD}-E-{n}")) and (s := t(f"{OVERHEAD}-stock-{n}"))]
     if added:
         worst = max(added) * 1e6

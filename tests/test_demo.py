@@ -105,3 +105,11 @@ def test_the_console_command_is_installed():
         pytest.skip("not installed with its console scripts (running from a source tree)")
     done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("fastlinks ")
+
+
+def test_demo_spill_counts_the_producers_each_way_reaches():
+    lines = demo("--spill")
+    reach = {line.split("(")[0].strip(): line.split()[-1] for line in lines if line.startswith("    ") and "(" in line}
+    assert int(reach["fastlinks, drop"]) == 128
+    assert int(reach["propagator+SDK"]) <= 128
+    assert int(reach["fastlinks, spill"].replace(",", "")) > 7000  # every distinct producer of 10,000 messages

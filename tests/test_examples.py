@@ -31,7 +31,9 @@ def targets(span) -> list[int]:
     return [link.context.span_id for link in span.links]
 
 
-@pytest.mark.parametrize("name", ["batch_processing", "message_queue", "fan_out_fan_in", "retry", "saga"])
+@pytest.mark.parametrize(
+    "name", ["batch_processing", "message_queue", "fan_out_fan_in", "retry", "saga", "large_batch"]
+)
 def test_runs_as_a_script(name):
     result = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -100,3 +102,15 @@ def test_saga():
         assert link.attributes["link.type"] == "compensation"
         assert "card declined" in link.attributes["compensation.reason"]
     assert by["charge_payment"][0].status.status_code == StatusCode.ERROR
+
+
+def test_large_batch_keeps_every_producer():
+    _, by = spans_of("large_batch")
+    (batch,) = by["process batch"]
+    overflow = by["process batch links"]
+    producers = {s.context.span_id for name, group in by.items() if name.startswith("send ") for s in group}
+    linked = [link.context.span_id for span in [batch, *overflow] for link in span.links]
+    assert sorted(linked) == sorted(producers) and len(producers) == 2_500, "each producer once"
+    assert batch.dropped_links == 10_000 - 2_500, "only the re-deliveries are dropped"
+    assert batch.attributes["fastlinks.links.over_limit"] == 2_500 - 128
+    assert all(link.attributes["link.type"] == "batch_item" for span in overflow for link in span.links)

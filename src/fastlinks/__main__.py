@@ -1,4 +1,4 @@
-"""Command line: ``fastlinks demo [--otlp [URL]]`` (or ``python -m fastlinks``), ``fastlinks --version``.
+"""Command line: ``fastlinks demo [--otlp [URL]] [--spill]`` (or ``python -m fastlinks``), ``fastlinks --version``.
 
 The benchmarks live in the repository, not in the package: ``python benchmarks/run.py``."""
 
@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         "(no URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces)",
     )
     demo.add_argument("--timeout", type=float, default=5.0, help="seconds the export may take (default 5)")
+    demo.add_argument("--spill", action="store_true", help="also count the producers each way can reach")
     args = parser.parse_args(argv)
     endpoint = None if args.otlp is None else _endpoint(parser, args.otlp)
     if not 0 < args.timeout <= 600:
         parser.error(f"--timeout must be between 0 and 600 seconds, got {args.timeout:g}")
     from .demo import run
 
-    lines, sent = run(endpoint, args.timeout)
+    lines, sent = run(endpoint, args.timeout, args.spill)
     print("\n".join(lines))
     return 0 if sent else 1
 

@@ -70,6 +70,21 @@ def _pipeline(exporter: SpanExporter, *processors: LinkProcessor) -> trace.Trace
     return provider.get_tracer("fastlinks.demo")
 
 
+def _reachable(carriers: Sequence[dict[str, str]], today: ReadableSpan, fast: ReadableSpan) -> list[str]:
+    """How many distinct producers each way leaves reachable from the consumer's span(s)."""
+    recorder = InMemorySpanExporter()
+    start_batch_span(_pipeline(recorder, LinkProcessor()), "process batch (spill)", carriers, overflow="spill").end()
+    spilled = recorder.get_finished_spans()
+    distinct = len({(lk.context.trace_id, lk.context.span_id) for span in spilled for lk in span.links})
+    row = "  {:<38}{:>16}".format
+    return [
+        "producers reachable from the consumer:",
+        row("  propagator+SDK (the last 128)", f"{_describe(today)[2]:,}"),
+        row("  fastlinks, drop (the best 128)", f"{_describe(fast)[2]:,}"),
+        row(f"  fastlinks, spill (+{len(spilled) - 1} overflow spans)", f"{distinct:,}"),
+    ]
+
+
 def _describe(span: ReadableSpan) -> tuple[int, int, int, int]:
     """Links kept, how many point at sampled traces, distinct (trace, span) pairs, dropped count."""
     contexts = [link.context for link in span.links]
@@ -78,10 +93,10 @@ def _describe(span: ReadableSpan) -> tuple[int, int, int, int]:
     return len(contexts), sampled, distinct, span.dropped_links
 
 
-def run(otlp_endpoint: str | None = None, export_timeout: float = 5.0) -> tuple[list[str], bool]:
+def run(otlp_endpoint: str | None = None, export_timeout: float = 5.0, spill: bool = False) -> tuple[list[str], bool]:
     """Play the consumer once each way, timed in memory; then, with an endpoint, export the two
     spans the report describes (and nothing else). Returns the report lines, and False when the
-    endpoint could not take the spans."""
+    endpoint could not take the spans. `spill` adds how many producers each way can reach."""
     carriers = make_carriers(MESSAGES, seed=7)
     recorder = InMemorySpanExporter()
     today_tracer = _pipeline(recorder)
@@ -115,6 +130,8 @@ def run(otlp_endpoint: str | None = None, export_timeout: float = 5.0) -> tuple[
         f"fastlinks was {t_today / t_fast:.0f}x faster, kept only distinct links, put sampled traces first,",
         "and reported every drop; the SDK kept the last 128 valid links, whatever they pointed at.",
     ]
+    if spill:
+        lines += ["", *_reachable(carriers, today_span, fast_span)]
     if not otlp_endpoint:
         return [*lines, "(timed in memory; --otlp URL also sends both spans to an OTLP/HTTP endpoint)"], True
     from .otlp.http import OTLPSpanExporter

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from itertools import chain
 from typing import Any, overload
 
@@ -233,6 +235,33 @@ class LinkSet(Sequence[Link]):
             dropped = (before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over)
             stats = CompactionStats(before.input, *dropped, len(kept))
         return self._take(kept, stats, policy.attribute_limit)  # type: ignore[return-value]  # stats given
+
+    def chunks(self, size: int) -> list[LinkSet]:
+        """This set's rows in order, as consecutive LinkSets of at most `size` rows (not compacted:
+        nothing was dropped to make them), for spans of their own."""
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"chunks: size must be a positive int, got {size!r}")
+        rows = np.arange(len(self), dtype=np.int64)
+        return [
+            self._take(rows[start : start + size], None, self._attribute_limit) for start in range(0, len(self), size)
+        ]
+
+    def split(self, policy: LinkPolicy | None = None) -> tuple[CompactedLinkSet, LinkSet]:
+        """The policy's choice, and every other distinct valid row it left out, in input order.
+
+        The choice counts only invalid rows and duplicates as dropped (what is left out is not
+        lost: put it on spans of its own, see `chunks`); its `stats.input` is therefore the rows
+        it accounts for, not all of them."""
+        policy = policy if policy is not None else default_policy()
+        kept, invalid, duplicates, _ = self._select(policy)
+        every, _, _, _ = self._select(replace(policy, max_links=sys.maxsize))
+        left = np.setdiff1d(every, kept, assume_unique=True).astype(np.int64)
+        prior = self.stats or CompactionStats(0, 0, 0, 0, 0)  # cumulative, as compact() is
+        invalid, duplicates = prior.invalid + invalid, prior.duplicates + duplicates
+        dropped = invalid + duplicates + prior.over_limit
+        stats = CompactionStats(dropped + len(kept), invalid, duplicates, prior.over_limit, len(kept))
+        chosen = self._take(kept, stats, policy.attribute_limit)
+        return chosen, self._take(left, None, policy.attribute_limit)  # type: ignore[return-value]
 
     def _select(self, policy: LinkPolicy, keep_invalid: np.ndarray | None = None) -> tuple[np.ndarray, int, int, int]:
         """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""

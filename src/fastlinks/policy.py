@@ -100,6 +100,7 @@ class LinkPolicy:
 
     ``max_links=None`` reads FASTLINKS_LINK_LIMIT, then OTEL_SPAN_LINK_COUNT_LIMIT, else 128;
     ``max_attributes_per_link=None`` reads OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, else 128.
+    ``record_counts`` puts what compaction did on batch spans as `fastlinks.links.*` attributes.
     """
 
     max_links: int | None = None
@@ -109,6 +110,7 @@ class LinkPolicy:
     seed: int | None = None
     max_attributes_per_link: int | None = None
     keep_invalid_with_attributes: bool = False
+    record_counts: bool = True
     _resolved: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -126,7 +128,7 @@ class LinkPolicy:
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64
         ):
             raise ValueError(f"LinkPolicy.seed must be None or an int in [0, 2**64), got {self.seed!r}")
-        for name in ("dedupe", "prefer_sampled", "keep_invalid_with_attributes"):
+        for name in ("dedupe", "prefer_sampled", "keep_invalid_with_attributes", "record_counts"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"LinkPolicy.{name} must be a bool, got {type(getattr(self, name)).__name__}")
         object.__setattr__(
