@@ -25,8 +25,8 @@ else:
                 ["src/" + name.replace(".", "/") + ".pyx"],
                 include_dirs=[numpy.get_include(), "src/fastlinks"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                # no debug info in what ships (valgrind still names the functions from the symbol table)
-                extra_compile_args=[] if sys.platform == "win32" else ["-g0"],
+                # no debug info in what ships; FASTLINKS_DEBUG_INFO=1 keeps it (scripts/memcheck wants it)
+                extra_compile_args=[] if sys.platform == "win32" or os.environ.get("FASTLINKS_DEBUG_INFO") else ["-g0"],
             )
             for name in KERNELS
         ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "tests")]
@@ -24,6 +25,23 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
     return value
+
+
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    """A progress line per case on stderr: its count, and on a terminal an estimate of the time left."""
+    start = time.monotonic()
+    done = 0
+
+    def report(name: str) -> None:
+        nonlocal done
+        done += 1
+        left = ""
+        if sys.stderr.isatty() and done > 1:
+            seconds = (time.monotonic() - start) / (done - 1) * (total - done + 1)
+            left = f", about {seconds:.0f} s left"
+        print(f"  [{done}/{total}{left}] {name}", file=sys.stderr)
+
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         import matplotlib  # noqa: F401  # fail now, not after the whole run
     sizes = tuple(args.sizes or bench.SIZES)
-    results = bench.run(sizes, args.rounds, progress=lambda name: print(f"  {name}", file=sys.stderr))
+    cases = bench.cases(sizes)  # the overhead stage reports once per link count, its contenders together
+    total = sum(c.stage != bench.OVERHEAD for c in cases) + len({c.size for c in cases if c.stage == bench.OVERHEAD})
+    results = bench.run(sizes, args.rounds, progress=_progress(total))
     print("\n".join(report.report(results, bench.bytes_per_link(), sizes)))
     if args.plot:
         report.plot(results, args.plot, sizes)

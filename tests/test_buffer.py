@@ -14,6 +14,7 @@ def carrier(thread: int, i: int) -> dict[str, str]:
     return {"traceparent": f"00-{thread + 1:016x}{i + 1:016x}-{i + 1:016x}-01", "tracestate": f"t={thread}"}
 
 
+@pytest.mark.slow
 def test_eight_threads_feed_one_buffer(impl):
     buf = LinkBuffer()
     per_thread = 5_000

@@ -168,6 +168,7 @@ def rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_100k_rounds():
     """parse -> compact -> iterate -> start/end span, 100,000 times: tracemalloc's count of live
     bytes grows by under 256 KiB after warm-up, and peak RSS by under 16 MiB."""
@@ -197,6 +198,7 @@ def test_memory_stays_flat_over_100k_rounds():
     assert rss_kib() - base_rss < 16 * 1024
 
 
+@pytest.mark.slow
 def test_a_million_carriers_in_bounded_memory(impl):
     """1,000,000 carriers parse and compact in at most 64 bytes a carrier plus 4 MiB: the
     columns (26 B a row) and the compaction's scratch (class, hash, hash table), nothing per object."""
@@ -244,6 +246,7 @@ def test_kernels_from_many_threads_give_the_single_threaded_answer(impl):
     assert results == expected
 
 
+@pytest.mark.slow
 def test_eight_threads_ten_thousand_spans_each(impl):
     """8 threads x 10,000 spans through LinkProcessor and LinkAwareSampler: every count exact."""
     ended = []

@@ -25,6 +25,23 @@ SID = "b7ad6b7169203331"
 VALID = f"00-{TID}-{SID}-01"
 
 
+def _extracts(carrier: dict[str, str]):  # type: ignore[no-untyped-def]
+    return trace.get_current_span(PROPAGATOR.extract(carrier)).get_span_context()
+
+
+# Where the installed opentelemetry-api departs from the W3C text in ways older versions do not
+# (SDK 1.30, which CI also runs): each test that pins one of these checks it only where it holds.
+PROPAGATOR_CAPS_TRACEPARENT = not _extracts({"traceparent": f"cc-{TID}-{SID}-01-" + "x" * 1000}).is_valid
+_LONG_STATE = ",".join(f"k{i:02d}=" + "v" * 256 for i in range(32))  # 8,351 characters, every member valid
+PROPAGATOR_CAPS_TRACESTATE = not _extracts({"traceparent": VALID, "tracestate": _LONG_STATE}).trace_state
+API_STRIPS_OWS = bool(TraceState.from_header([" a=1 "]))  # the W3C text strips spaces and tabs around members
+
+
+def _w3c_members(header: str) -> str:
+    """For an API parser that keeps OWS around members: the header with it stripped, as the text says."""
+    return header if API_STRIPS_OWS else ",".join(member.strip(" \t") for member in header.split(","))
+
+
 def w3c_view(value: str) -> str | None:
     """The value the propagator must see for its answer to be the W3C one (None: W3C says invalid).
 
@@ -50,7 +67,7 @@ def oracle(carrier: dict[str, str]) -> tuple | None:
     if not ctx.is_valid:
         return None
     # The propagator's own tracestate parser, without its 8192-character cap (not in the W3C text).
-    state = TraceState.from_header([ts]) if ts is not None else TraceState()
+    state = TraceState.from_header([_w3c_members(ts)]) if ts is not None else TraceState()
     return ctx.trace_id, ctx.span_id, int(ctx.trace_flags), list(state.items())
 
 
@@ -188,20 +205,22 @@ def test_w3c_higher_version_ignores_the_rest_whatever_it_holds(impl):
 
 def test_w3c_sets_no_length_cap_on_a_higher_version_traceparent(impl):
     value = f"cc-{TID}-{SID}-01-" + "x" * 1000
-    assert not trace.get_current_span(PROPAGATOR.extract({"traceparent": value})).get_span_context().is_valid
+    if PROPAGATOR_CAPS_TRACEPARENT:  # pinned where the propagator caps values at 512 characters
+        assert not _extracts({"traceparent": value}).is_valid
     assert ours({"traceparent": value}) is not None
 
 
 def test_w3c_ows_around_the_value_is_ignored_however_long(impl):
     value = VALID + " " * 600
-    assert not trace.get_current_span(PROPAGATOR.extract({"traceparent": value})).get_span_context().is_valid
+    if PROPAGATOR_CAPS_TRACEPARENT:
+        assert not _extracts({"traceparent": value}).is_valid
     assert ours({"traceparent": value}) is not None
 
 
 def test_w3c_sets_no_length_cap_on_tracestate(impl):
     state = "a=1" + " " * 9000
-    ctx = trace.get_current_span(PROPAGATOR.extract({"traceparent": VALID, "tracestate": state})).get_span_context()
-    assert len(ctx.trace_state) == 0
+    if PROPAGATOR_CAPS_TRACESTATE:  # pinned where the propagator caps tracestate at 8192 characters
+        assert len(_extracts({"traceparent": VALID, "tracestate": state}).trace_state) == 0
     assert ours({"traceparent": VALID, "tracestate": state})[3] == [("a", "1")]
 
 
@@ -223,7 +242,7 @@ def test_w3c_sets_no_length_cap_on_tracestate(impl):
 )
 def test_tracestate_rules_match_the_api_parser(header, expected):
     assert list(parse_tracestate(header).items()) == expected
-    assert list(TraceState.from_header([header]).items()) == expected
+    assert list(TraceState.from_header([_w3c_members(header)]).items()) == expected
 
 
 def test_tracestate_is_read_only_for_a_valid_traceparent(impl):

@@ -69,18 +69,14 @@ ASSUMPTIONS: dict[str, bool] = {}
 """Name of each private assumption -> whether it holds on the installed SDK."""
 
 
-def _check(name: str, probe: Callable[[], bool]) -> bool:
+def _check(name: str, probe: Callable[[], bool], instead: str = "using public API instead (slower)") -> bool:
     try:
         holds = bool(probe())
     except Exception:  # a probe that cannot even run means the assumption is gone
         holds = False
     ASSUMPTIONS[name] = holds
     if not holds:
-        logger.warning(
-            "fastlinks: opentelemetry-sdk %s breaks the assumption %r; using public API instead (slower)",
-            SDK_VERSION,
-            name,
-        )
+        logger.warning("fastlinks: opentelemetry-sdk %s breaks the assumption %r; %s", SDK_VERSION, name, instead)
     return holds
 
 
@@ -177,7 +173,11 @@ FAST_ATTRIBUTES = _check("BoundedAttributes keeps a plain _dict", _attributes_di
 """The link encoder may read a BoundedAttributes' `_dict` directly."""
 SPAN_LINKS = _check("Span._links is a BoundedList", _span_link_list)
 """`LinkProcessor` may read and replace a span's link list; without it, it leaves spans alone."""
-ON_ENDING = SPAN_LINKS and _check("SpanProcessor._on_ending is called", _on_ending_called)
+ON_ENDING = SPAN_LINKS and _check(
+    "SpanProcessor._on_ending is called",
+    _on_ending_called,
+    "links added after a span starts stay as the SDK keeps them (SDK 1.40 and later compact them)",
+)
 """Links added after start can be compacted when the span ends."""
 
 
