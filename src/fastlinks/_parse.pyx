@@ -229,11 +229,17 @@ cdef class _Headers:
         self.members = 0
         self.bad = False
 
-    cdef inline void see(self, object key, object value):
+    cdef inline int see(self, object key, object value) except -1:
         cdef int which
         if value is None:
-            return
+            return 0
         which = _header(key)
+        if which == OTHER:
+            return 0
+        if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS message attribute
+            value = _attribute_value(value)
+            if value is None:
+                return 0
         if which == TRACEPARENT:
             self.found += 1
             self.traceparent = value
@@ -247,12 +253,39 @@ cdef class _Headers:
                     self.states = [_text(value)]
                 else:
                     self.states.append(_text(value))
+        return 0
 
     cdef inline object tracestate(self):
         """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
         if self.states is None or self.members > MAX_MEMBERS:
             return None
         return self.states[0] if len(self.states) == 1 else ",".join(self.states)
+
+
+cdef tuple _ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
+
+
+cdef object _attribute_value(object attribute):
+    """The value of an SQS or SNS message attribute: boto3's {"StringValue": ..., "DataType": ...},
+    the Lambda event's {"stringValue": ...}, an SNS envelope's {"Type": ..., "Value": ...}, or a
+    binary attribute's {"BinaryValue": b"..."}; None when it holds none of them."""
+    for name in _ATTRIBUTE_VALUES:
+        value = attribute.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+cdef object _client_headers(object message, Py_ssize_t i):
+    """A client's message object as delivered: its `headers` attribute or method (confluent-kafka's
+    Message, aiokafka's and kafka-python's ConsumerRecord, pika's BasicProperties, aio-pika's
+    messages); TypeError naming the carrier when it has none."""
+    headers = getattr(message, "headers", None)
+    if headers is None and not hasattr(message, "headers"):
+        raise TypeError(
+            f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
+            f"headers, got {type(message).__name__}")
+    return headers() if callable(headers) else headers
 
 
 cdef inline object _only_traceparent(dict carrier):
@@ -282,9 +315,14 @@ def parse_carriers(carriers):
     for i in range(n):
         carrier = seq[i]
         if type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
-            _parse_value(_only_traceparent(<dict>carrier), t + 16 * i, s + 8 * i, f + i)
-            continue
+            value = _only_traceparent(<dict>carrier)
+            if value is None or isinstance(value, (str, bytes)):
+                _parse_value(value, t + 16 * i, s + 8 * i, f + i)
+                continue
         h.reset()
+        if carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes)) \
+                and not isinstance(carrier, Mapping):
+            carrier = _client_headers(carrier, i)
         if carrier is None:
             pass
         elif isinstance(carrier, dict):

@@ -89,6 +89,29 @@ def _is_key(key: object, name: str) -> bool:
     return False
 
 
+_ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
+
+
+def _attribute_value(attribute):
+    """The value of an SQS or SNS message attribute (boto3, the Lambda event, an SNS envelope)."""
+    for name in _ATTRIBUTE_VALUES:
+        value = attribute.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _client_headers(message, i):
+    """A client's message object as delivered: its `headers` attribute or method."""
+    headers = getattr(message, "headers", None)
+    if headers is None and not hasattr(message, "headers"):
+        raise TypeError(
+            f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
+            f"headers, got {type(message).__name__}"
+        )
+    return headers() if callable(headers) else headers
+
+
 def parse_carriers(carriers):
     if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
         raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
@@ -102,6 +125,8 @@ def parse_carriers(carriers):
         tracestates: list[str] = []
         members = found = 0
         bad = False
+        if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
+            carrier = _client_headers(carrier, i)
         if carrier is not None:
             if isinstance(carrier, Mapping):
                 pairs = carrier.items()
@@ -120,6 +145,12 @@ def parse_carriers(carriers):
                 key, value = pair
                 if value is None:
                     continue
+                if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # SQS/SNS attribute
+                    if not (_is_key(key, "traceparent") or _is_key(key, "tracestate")):
+                        continue
+                    value = _attribute_value(value)
+                    if value is None:
+                        continue
                 if _is_key(key, "traceparent"):
                     found += 1
                     traceparent = value

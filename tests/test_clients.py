@@ -1,0 +1,83 @@
+"""Carriers as clients deliver them: message objects with `headers` (confluent-kafka, aiokafka, pika,
+built with the real libraries where they are installed) and SQS/SNS message attributes, read in
+the parse kernel; each gives the links the same headers give as a plain mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastlinks import LinkSet, PerRow
+
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+TP2 = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00"
+
+
+def columns(ls: LinkSet) -> tuple:
+    return ls.trace_ids.tobytes(), ls.span_ids.tobytes(), ls.trace_flags.tobytes(), ls.trace_states
+
+
+def plain() -> LinkSet:
+    return LinkSet.from_carriers([{"traceparent": TP, "tracestate": "k=v"}, {"traceparent": TP2}, None])
+
+
+def test_confluent_kafka_messages(impl):
+    kafka = pytest.importorskip("confluent_kafka")
+    messages = [
+        kafka.Message(topic="t", headers=[("traceparent", TP.encode()), ("tracestate", b"k=v")], key=b"m0"),
+        kafka.Message(topic="t", headers=[("traceparent", TP2.encode())], key=b"m1"),
+        kafka.Message(topic="t", key=b"m2"),  # no headers: headers() is None
+    ]
+    ls = LinkSet.from_carriers(messages, {"messaging.message.id": PerRow([m.key() for m in messages])})
+    assert columns(ls) == columns(plain())
+    assert [lk.attributes["messaging.message.id"] for lk in ls] == ["m0", "m1", "m2"]  # keys arrive as bytes
+
+
+def test_aiokafka_consumer_records(impl):
+    structs = pytest.importorskip("aiokafka.structs")
+
+    def record(headers):
+        return structs.ConsumerRecord("t", 0, 0, 0, 0, b"k", b"v", None, 1, 1, headers)
+
+    records = [record([("traceparent", TP.encode()), ("tracestate", b"k=v")]), record([("traceparent", TP2.encode())])]
+    ls = LinkSet.from_carriers([*records, None])
+    assert columns(ls) == columns(plain())
+
+
+def test_pika_properties(impl):
+    pika = pytest.importorskip("pika")
+    props = [
+        pika.BasicProperties(headers={"traceparent": TP, "tracestate": "k=v"}),
+        pika.BasicProperties(headers={"traceparent": TP2}),
+    ]
+    assert columns(LinkSet.from_carriers([*props, pika.BasicProperties()])) == columns(plain())
+
+
+def test_sqs_sns_and_lambda_attributes(impl):
+    boto3 = {
+        "traceparent": {"StringValue": TP, "DataType": "String"},
+        "tracestate": {"StringValue": "k=v", "DataType": "String"},
+    }
+    lambda_event = {"traceparent": {"stringValue": TP2, "dataType": "String"}}
+    sns = {"traceparent": {"Type": "String", "Value": TP}, "other": {"Type": "Number", "Value": "3"}}
+    binary = {"traceparent": {"BinaryValue": TP2.encode(), "DataType": "Binary"}}
+    ls = LinkSet.from_carriers([boto3, lambda_event, sns, binary, {"traceparent": {"DataType": "String"}}])
+    assert ls.valid.tolist() == [True, True, True, True, False]
+    assert ls.to_traceparents()[:4] == [TP, TP2, TP, TP2] and ls.trace_states[0] == "k=v"
+
+
+def test_an_object_without_headers_names_the_carrier(impl):
+    with pytest.raises(TypeError, match=r"carriers\[1\]: .*a message with headers, got object"):
+        LinkSet.from_carriers([{"traceparent": TP}, object()])
+
+
+def test_both_kernels_read_clients_alike(both):
+    pika = pytest.importorskip("pika")
+    carriers = [
+        pika.BasicProperties(headers={"traceparent": TP, "TraceState": {"StringValue": "a=1"}}),
+        {"traceparent": {"Value": TP2}},
+        [("traceparent", {"stringValue": TP})],
+    ]
+    compiled, pure = (k.parse_carriers(carriers) for k in both)
+    assert all(np.array_equal(a, b) for a, b in zip(compiled[:4], pure[:4], strict=True)) and compiled[4] == pure[4]
+    assert compiled[4] == ["a=1", None, None]
