@@ -32,10 +32,11 @@ def _scalar(key: str, value: object) -> object:
     return value
 
 
-def _check_sequence_value(key: str, index: int, value: Sequence[Any]) -> None:
+def _check_sequence(where: str, value: Sequence[Any]) -> None:
+    """A sequence attribute value holds one of str, bool, int, float (the SDK's rule)."""
     kinds = {type(v) for v in value}
     if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
-        raise TypeError(f"attributes[{key!r}][{index}]: a sequence value must hold one of str, bool, int, float")
+        raise TypeError(f"{where}: a sequence value must hold one of str, bool, int, float")
 
 
 def row_value(key: object, value: object) -> object:
@@ -46,9 +47,7 @@ def row_value(key: object, value: object) -> object:
     if value is None:
         return None
     if isinstance(value, (list, tuple)):
-        kinds = {type(v) for v in value}
-        if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
-            raise TypeError(f"attributes[{key!r}]: a sequence value must hold one of str, bool, int, float")
+        _check_sequence(f"attributes[{key!r}]", value)
         return value
     return _scalar(key, value)
 
@@ -99,7 +98,7 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
         if tuple in kinds or list in kinds:
             for i, v in enumerate(out):
                 if isinstance(v, (tuple, list)):
-                    _check_sequence_value(key, i, v)
+                    _check_sequence(f"attributes[{key!r}][{i}]", v)
     if len(out) != n:
         raise ValueError(f"attributes[{key!r}]: a per-row column needs {n} values (one per link), got {len(out)}")
     return out
@@ -108,9 +107,7 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
 def shared_value(key: str, value: object) -> object:
     """A value every row shares: a scalar, or a homogeneous list/tuple (kept as a tuple)."""
     if isinstance(value, (list, tuple)):
-        kinds = {type(v) for v in value}
-        if len(kinds) > 1 or not kinds <= {str, bool, int, float}:
-            raise TypeError(f"attributes[{key!r}]: a sequence value must hold one of str, bool, int, float")
+        _check_sequence(f"attributes[{key!r}]", value)
         return tuple(value)
     return _scalar(key, value)
 
