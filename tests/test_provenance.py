@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet, PerRow
+from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet, start_batch_span, PerRow
 from fastlinks.linkset import _unpickle
 
 
@@ -136,6 +136,8 @@ def test_index_errors_name_the_problem(impl):
 def test_constructor_errors_name_the_argument(impl):
     with pytest.raises(TypeError, match="carriers: expected a sequence"):
         LinkSet.from_carriers(12)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="carriers: expected a sequence"):
+        start_batch_span(TracerProvider().get_tracer("t"), "batch", 12)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="contexts: expected a sequence"):
         LinkSet.from_span_contexts(SpanContext(1, 2, False))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="links: expected a sequence"):

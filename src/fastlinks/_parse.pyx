@@ -301,8 +301,6 @@ cdef inline object _only_traceparent(dict carrier):
 
 
 def parse_carriers(carriers):
-    if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
-        raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
     cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
     cdef Py_ssize_t i, n = len(seq)
     cdef list states = None

@@ -113,8 +113,6 @@ def _client_headers(message, i):
 
 
 def parse_carriers(carriers):
-    if isinstance(carriers, (str, bytes, Mapping)) or not hasattr(carriers, "__iter__"):
-        raise TypeError(f"carriers: expected a sequence of header carriers, got {type(carriers).__name__}")
     carriers = list(carriers)
     n = len(carriers)
     trace_ids, span_ids, trace_flags, remote = empty_columns(n)

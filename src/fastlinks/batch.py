@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from opentelemetry import trace
 
+from ._columns import iterable
 from .linkset import LinkSet
 from .policy import LinkPolicy, default_policy
 from .processor import add_dropped_links
@@ -39,7 +40,7 @@ def start_batch_span(
     if overflow not in ("drop", "spill"):
         raise ValueError(f"overflow must be 'drop' or 'spill', got {overflow!r}")
     policy = policy if policy is not None else default_policy()
-    carriers = carriers if isinstance(carriers, (list, tuple)) else list(carriers)
+    carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
     candidates = LinkSet.from_carriers(carriers, link_attributes)
     if overflow == "spill":
         links, spilled = candidates.split(policy)

@@ -177,6 +177,7 @@ class LinkSet(Sequence[Link]):
         Keys match `traceparent`/`tracestate` case-insensitively; a row with a missing, repeated
         or malformed traceparent is invalid (counted by `compact()`); a carrier of the wrong type
         raises TypeError naming its index."""
+        carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
         return cls._with_attributes(_kernels.parse.parse_carriers(carriers), attributes)
 
     @classmethod
