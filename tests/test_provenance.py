@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet, start_batch_span, PerRow
+from fastlinks import CompactionStats, LinkPolicy, LinkProcessor, LinkSet, PerRow, start_batch_span
 from fastlinks.linkset import _unpickle
 
 
