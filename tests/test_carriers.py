@@ -35,15 +35,31 @@ def test_header_shapes(impl):
     assert ls[3].context.trace_id == int(TID, 16)
 
 
-def test_two_traceparents_make_the_row_invalid(impl):
+@pytest.mark.parametrize(
+    "repeated, expected", [("last", int("1" * 32, 16)), ("first", int(TID, 16)), ("invalid", None)]
+)
+def test_a_traceparent_repeated_in_a_pair_list_follows_repeated(impl, repeated, expected):
+    """A consumer that re-produces with the incoming headers adds a second traceparent: by default
+    the last one (the most recent hop, as OpenTelemetry Java's Kafka getter) wins."""
     ls = LinkSet.from_carriers(
         [
-            {"traceparent": VALID, "TraceParent": VALID},
             [("traceparent", VALID), ("traceparent", OTHER)],
-            [("traceparent", VALID), ("traceparent", None)],
-        ]
+            [("traceparent", VALID), ("traceparent", None)],  # a None value is no header
+            {"traceparent": VALID, "TraceParent": VALID},  # a mapping's case variants: invalid in every mode
+        ],
+        formats=["tracecontext"],
+        repeated=repeated,
     )
-    assert ls.valid.tolist() == [False, False, True]
+    assert ls.valid.tolist() == [expected is not None, True, False]
+    if expected is not None:
+        assert ls[0].context.trace_id == expected
+
+
+def test_repeated_must_name_a_choice():
+    with pytest.raises(ValueError, match="repeated must be one of last, first, invalid; got 'newest'"):
+        LinkSet.from_carriers([{}], repeated="newest")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="repeated must be one of"):
+        LinkBuffer(repeated="all")  # type: ignore[arg-type]
 
 
 def test_value_types(impl):

@@ -54,8 +54,26 @@ def test_batch_processing():
     assert sum(b.attributes["batch.failure_count"] for b in batches) == 1
 
 
-def test_message_queue():
-    _, by = spans_of("message_queue")
+def _queues() -> list[str]:
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        return ["memory"]
+    return ["memory", "kafka"]
+
+
+@pytest.mark.parametrize("queue", _queues())
+def test_message_queue(queue):
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    example = importlib.import_module("message_queue")
+    chosen = example.MemoryQueue() if queue == "memory" else example.make_queue()
+    assert isinstance(chosen, example.KafkaQueue if queue == "kafka" else example.MemoryQueue)
+    exporter = InMemorySpanExporter()
+    example.run(exporter, chosen)
+    by: dict[str, list] = {}
+    for span in exporter.get_finished_spans():
+        by.setdefault(span.name, []).append(span)
     sends = {s.context.span_id: s for s in by["send m0"] + by["send m1"] + by["send m2"]}
     for consumer in by["billing process"] + by["shipping process"]:
         (link,) = consumer.links

@@ -45,14 +45,47 @@ def records() -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("path", list(PATHS))
-def test_the_header_alone_decodes_as_python_reads_the_digits(path, tmp_path):
+ANY_VALID = b"0aF7651916Cd43dD"
+ANY_HEX = set(b"0123456789abcdefABCDEF")
+
+
+def any_records() -> list[bytes]:
+    """For fl_hex16_any: every byte value at every position of a mixed-case value, and mutations."""
+    out = [ANY_VALID, ANY_VALID.upper(), ANY_VALID.lower()]
+    for position in range(16):
+        for value in range(256):
+            out.append(ANY_VALID[:position] + bytes([value]) + ANY_VALID[position + 1 :])
+    rng = random.Random(6)
+    for _ in range(2000):
+        out.append(bytes(rng.choice([rng.randrange(256), *b"0af9AFgGzZ@[`{/:"]) for _ in range(16)))
+    return out
+
+
+def any_expected(record: bytes) -> str:
+    return "1 " + record.decode().lower() if set(record) <= ANY_HEX else "0"
+
+
+def _driver(path: str, tmp_path: Path) -> Path:
     compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if compiler is None or not (HEADER_DIR / "_hex.h").exists():
         pytest.skip("needs a C compiler and the source tree")
     binary = tmp_path / "hex_driver"
     build = [compiler, "-O2", "-Wall", "-Werror", *PATHS[path], f"-I{HEADER_DIR}", str(DRIVER), "-o", str(binary)]
     subprocess.run(build, check=True, capture_output=True)
+    return binary
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_either_case_digits_decode_as_python_reads_them(path, tmp_path):
+    batch = any_records()
+    done = subprocess.run([str(_driver(path, tmp_path)), "any"], input=b"".join(batch), capture_output=True, check=True)
+    *lines, _ = done.stdout.decode().splitlines()
+    assert lines == [any_expected(record) for record in batch]
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_the_header_alone_decodes_as_python_reads_the_digits(path, tmp_path):
+    binary = _driver(path, tmp_path)
     batch = records()
     done = subprocess.run([str(binary)], input=b"".join(batch), capture_output=True, check=True)
     *lines, decoder = done.stdout.decode().splitlines()

@@ -25,6 +25,7 @@ ASSUMED = {
     "BoundedAttributes keeps a plain _dict": True,
     "Span._links is a BoundedList": True,
     "SpanProcessor._on_ending is called": SDK >= (1, 40),
+    "CompositePropagator keeps its parts in _propagators": True,
 }
 
 

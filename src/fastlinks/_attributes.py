@@ -88,8 +88,10 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
             raise TypeError(f"attributes[{key!r}]: unsupported array dtype {value.dtype}")
         out: list[Any] | np.ndarray = value.copy()
     else:
+        from . import _kernels  # here: the kernels import this module
+
         out = list(value)
-        kinds = {type(v) for v in out}
+        kinds = _kernels.materialize.value_types(out)
         if not kinds <= _ROW_TYPES:
             bad = next(t for t in kinds if t not in _ROW_TYPES)
             raise TypeError(f"attributes[{key!r}]: unsupported value type {bad.__name__} in a per-row column")
@@ -167,6 +169,17 @@ def per_row(
         key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
         for key, c in columns.items()
     }
+    if limit is None or len(shared) + len(values) <= limit:  # nothing can be over the cap: no count to keep
+        if len(values) == 1:
+            ((key, vals),) = values.items()
+            alone = MappingProxyType(dict(shared)) if shared else None  # a row with no value: shared ones alone
+            return [alone if v is None else {**shared, key: v} for v in vals], None
+        keys = list(values)
+        rows_out: list[Mapping[str, Any] | None] = []
+        for row in zip(*values.values(), strict=True):
+            attrs = {**shared, **{k: v for k, v in zip(keys, row, strict=True) if v is not None}}
+            rows_out.append(attrs or None)
+        return rows_out, None
     out: list[Mapping[str, Any] | None] = []
     dropped_counts: list[int] = []
     for j in range(k):
@@ -176,7 +189,7 @@ def per_row(
             if v is not None:
                 attrs[key] = v
         dropped = 0
-        if limit is not None and len(attrs) > limit:
+        if len(attrs) > limit:
             dropped = len(attrs) - limit
             attrs = dict(list(attrs.items())[:limit])
         out.append(attrs or None)

@@ -4,6 +4,7 @@
  *
  * fl_hex_ids(p, tid, sid): decodes p[3:35] into tid and p[36:52] into sid; returns 1 when every
  * digit was valid. Every path reads exactly those 48 bytes.
+ * fl_hex16_any(p, out): 16 hex digits in either case (B3, Jaeger) to 8 bytes; 1 when all were valid.
  * FL_HEX_DECODER names the path built: "vector", "sse2" or "swar".
  */
 #ifndef FASTLINKS_HEX_H
@@ -101,5 +102,34 @@ static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, 
          & fl_hex8(p + 27, tid + 12) & fl_hex8(p + 36, sid) & fl_hex8(p + 44, sid + 4);
 }
 #endif
+
+/* 16 bytes with ASCII 'A'..'Z' lowercased and every other byte unchanged: per 64-bit word, bit 7
+   of (b & 0x7F) + 0x3F says b >= 'A' and of (b & 0x7F) + 0x25 says b > 'Z'; no lane carries. */
+static CYTHON_INLINE void fl_lower16(const unsigned char *p, unsigned char *out) {
+    uint64_t v, seven, upper;
+    int k;
+    for (k = 0; k < 16; k += 8) {
+        memcpy(&v, p + k, 8);
+        seven = v & 0x7F7F7F7F7F7F7F7FULL;
+        upper = (seven + 0x3F3F3F3F3F3F3F3FULL) & ~(seven + 0x2525252525252525ULL) & ~v & 0x8080808080808080ULL;
+        v |= upper >> 2;
+        memcpy(out + k, &v, 8);
+    }
+}
+
+static CYTHON_INLINE int fl_hex16_any(const unsigned char *p, unsigned char *out) {
+    unsigned char low[16];
+    fl_lower16(p, low);
+#if defined(FL_HEX_VECTOR)
+    {
+        fl_u64x2 ok = fl_hex16(low, out);
+        return (ok[0] & ok[1]) == ~0ULL;
+    }
+#elif defined(FL_HEX_SSE2)
+    return _mm_movemask_epi8(fl_hex16(low, out)) == 0xFFFF;
+#else
+    return fl_hex8(low, out) & fl_hex8(low + 8, out + 4);
+#endif
+}
 
 #endif /* FASTLINKS_HEX_H */

@@ -35,3 +35,6 @@ def make_links(
 
 def format_traceparents(trace_ids: _U8, span_ids: _U8, trace_flags: _U8) -> list[str]:
     """Render each row as a version-00 traceparent."""
+
+def value_types(values: list[object]) -> frozenset[type]:
+    """The exact types of the values in a per-row attribute column (subclasses are their own)."""

@@ -198,3 +198,14 @@ def format_traceparents(trace_ids, span_ids, trace_flags):
         buf[54] = _HEX[f[i] & 15]
         out[i] = buf[:TP_LEN].decode("ascii")
     return out
+
+
+def value_types(list values):
+    cdef set seen = set()
+    cdef object last = None
+    for value in values:
+        kind = type(value)
+        if kind is not last:  # runs of one type cost a pointer comparison each
+            seen.add(kind)
+            last = kind
+    return frozenset(seen)

@@ -94,3 +94,7 @@ def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
         f"00-{t.tobytes().hex()}-{s.tobytes().hex()}-{int(f):02x}"
         for t, s, f in zip(trace_ids, span_ids, trace_flags, strict=True)
     ]
+
+
+def value_types(values):
+    return frozenset(map(type, values))

@@ -19,9 +19,11 @@ from importlib import metadata
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 
 logger = logging.getLogger("fastlinks")
@@ -179,6 +181,26 @@ ON_ENDING = SPAN_LINKS and _check(
     "links added after a span starts stay as the SDK keeps them (SDK 1.40 and later compact them)",
 )
 """Links added after start can be compacted when the span ends."""
+
+
+def _composite_parts() -> bool:
+    part = TraceContextTextMapPropagator()
+    return list(CompositePropagator([part])._propagators) == [part]
+
+
+COMPOSITE_PARTS = _check(
+    "CompositePropagator keeps its parts in _propagators",
+    _composite_parts,
+    "a composite global propagator is called once per message instead of parsed in bulk",
+)
+"""`fastlinks.formats` may look inside a composite propagator to parse each part in bulk."""
+
+
+def composite_parts(propagator: Any) -> list[Any] | None:
+    """The parts of a `CompositePropagator` (exactly that class), in order; None for anything else."""
+    if COMPOSITE_PARTS and type(propagator) is CompositePropagator:
+        return list(propagator._propagators)
+    return None
 
 
 # ---------------------------------------------------------------- span link lists

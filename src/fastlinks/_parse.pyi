@@ -8,9 +8,17 @@ def parse_traceparents(values: Sequence[object], states: Sequence[object] | None
     """New read-only columns parsed from W3C traceparent values (a bad value zeroes its row), with
     the trace state of each valid row that has one; a state neither str nor bytes voids its row."""
 
-def parse_carriers(carriers: Sequence[object]) -> Columns:
-    """New read-only columns parsed from header carriers, with each valid row's raw tracestate;
-    a carrier of the wrong type is a TypeError naming its index."""
+def parse_carriers(
+    carriers: Sequence[object], formats: Sequence[str] = ("tracecontext",), repeated: str = "last"
+) -> Columns:
+    """New read-only columns parsed from carriers in `formats` (in order, a later valid context
+    replacing an earlier one), with the raw tracestate of each row W3C gave; a name repeated in a
+    list of pairs follows `repeated`; a carrier of the wrong type is a TypeError naming its index."""
+
+FORMATS: tuple[str, ...]
+"""The format names `parse_carriers` takes."""
+REPEATED: tuple[str, ...]
+"""The choices for a name repeated in a list of pairs: "last", "first", "invalid"."""
 
 HEX_DECODER: str
 """Compiled module only: how this build decodes ID hex digits, "vector", "sse2" or "swar"."""

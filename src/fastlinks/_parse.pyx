@@ -1,5 +1,6 @@
 # cython: language_level=3, freethreading_compatible=True
-"""Parsing kernels: message headers to link columns (W3C traceparent and tracestate).
+"""Parsing kernels: message headers to link columns. W3C traceparent and tracestate here; the
+header names and carrier shapes in `_headers.pxi`; B3, Jaeger, X-Ray and OT in `_formats.pxi`.
 
 `_parse_py.py` is the pure-Python twin and gives identical results; `_parse.pyi` types both.
 No module-level mutable state (only constant tables), so safe from many threads, including on
@@ -7,7 +8,7 @@ free-threaded CPython. The hex digits of the IDs are decoded by `_hex.h`.
 """
 cimport cython
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 from cpython.object cimport PyObject
@@ -27,12 +28,20 @@ cdef enum:
 cdef extern from "Python.h":
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
+    int PyUnicode_KIND_PTR "PyUnicode_KIND"(PyObject*) noexcept
+    void* PyUnicode_DATA_PTR "PyUnicode_DATA"(PyObject*) noexcept
+    bint PyUnicode_Check(PyObject*) noexcept
+    Py_ssize_t PyUnicode_GET_LENGTH(PyObject*) noexcept
+    bint PyBytes_Check(PyObject*) noexcept
+    Py_ssize_t PyBytes_GET_SIZE(PyObject*) noexcept
+    char* PyBytes_AS_STRING(PyObject*) noexcept
     Py_ssize_t PyDict_GET_SIZE(object)
     int PyDict_Next(object, Py_ssize_t*, PyObject**, PyObject**)
 
 cdef extern from "_hex.h":
     uint64_t fl_le64(const uint8_t*) noexcept nogil
     bint fl_hex_ids(const uint8_t*, uint8_t*, uint8_t*) noexcept nogil
+    bint fl_hex16_any(const uint8_t*, uint8_t*) noexcept nogil
     const char* FL_HEX_DECODER
 
 HEX_DECODER = FL_HEX_DECODER.decode()  # which fl_hex_ids this build uses: vector, sse2 or swar
@@ -175,117 +184,16 @@ def parse_traceparents(values, states=None):
 
 # ---------------------------------------------------------------- carriers
 
+FORMATS = ("tracecontext", "b3", "b3multi", "jaeger", "xray", "ottrace")
+REPEATED = ("last", "first", "invalid")
+
 cdef enum:
-    OTHER = 0
-    TRACEPARENT = 1
-    TRACESTATE = 2
+    ABSENT = 0   # the format's headers are missing or malformed: the context is left as it was
+    INVALID = 1  # the propagator puts an invalid context in place of what earlier ones found
+    VALID = 2
 
-
-cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
-cdef uint64_t _TRACESTA = fl_le64(<const uint8_t*>b"tracesta")
-
-
-cdef inline int _header(object key):
-    """TRACEPARENT or TRACESTATE for a str or bytes name matching it ASCII case-insensitively."""
-    cdef const uint8_t* p
-    cdef Py_ssize_t n
-    if isinstance(key, str):
-        n = len(<str>key)
-        if (n != 11 and n != 10) or PyUnicode_KIND(key) != 1:
-            return OTHER
-        p = <const uint8_t*>PyUnicode_DATA(key)
-    elif isinstance(key, bytes):
-        n = len(<bytes>key)
-        if n != 11 and n != 10:
-            return OTHER
-        p = <const uint8_t*><const char*><bytes>key
-    else:
-        return OTHER
-    # both names are letters only, so OR-ing 0x20 into a byte lowercases it without aliasing another
-    if n == 11:
-        if ((fl_le64(p) | ONES * 0x20) == _TRACEPAR and (p[8] | 0x20) == 101 and (p[9] | 0x20) == 110
-                and (p[10] | 0x20) == 116):
-            return TRACEPARENT
-    elif (fl_le64(p) | ONES * 0x20) == _TRACESTA and (p[8] | 0x20) == 116 and (p[9] | 0x20) == 101:
-        return TRACESTATE
-    return OTHER
-
-
-cdef class _Headers:
-    """What one carrier holds of trace context; reused for every carrier of one call.
-
-    Repeated tracestate headers are collected and joined once; past MAX_MEMBERS non-blank ones
-    the joined value could only parse to an empty trace state, so collecting stops there and
-    the row gets none. Work stays linear in the headers' bytes whatever a producer sends."""
-    cdef object traceparent
-    cdef list states
-    cdef int found, members
-    cdef bint bad
-
-    cdef inline void reset(self):
-        self.traceparent = None
-        self.states = None
-        self.found = 0
-        self.members = 0
-        self.bad = False
-
-    cdef inline int see(self, object key, object value) except -1:
-        cdef int which
-        if value is None:
-            return 0
-        which = _header(key)
-        if which == OTHER:
-            return 0
-        if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS message attribute
-            value = _attribute_value(value)
-            if value is None:
-                return 0
-        if which == TRACEPARENT:
-            self.found += 1
-            self.traceparent = value
-        elif which == TRACESTATE:
-            if not isinstance(value, (str, bytes)):
-                self.bad = True
-            elif self.members <= MAX_MEMBERS:
-                if not _blank(value):
-                    self.members += 1
-                if self.states is None:
-                    self.states = [_text(value)]
-                else:
-                    self.states.append(_text(value))
-        return 0
-
-    cdef inline object tracestate(self):
-        """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
-        if self.states is None or self.members > MAX_MEMBERS:
-            return None
-        return self.states[0] if len(self.states) == 1 else ",".join(self.states)
-
-
-cdef tuple _ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
-
-
-cdef object _attribute_value(object attribute):
-    """The value of an SQS or SNS message attribute: boto3's {"StringValue": ..., "DataType": ...},
-    the Lambda event's {"stringValue": ...}, an SNS envelope's {"Type": ..., "Value": ...}, or a
-    binary attribute's {"BinaryValue": b"..."}; None when it holds none of them."""
-    for name in _ATTRIBUTE_VALUES:
-        value = attribute.get(name)
-        if value is not None:
-            return value
-    return None
-
-
-cdef object _client_headers(object message, Py_ssize_t i):
-    """A client's message object as delivered: its `headers` attribute or method (confluent-kafka's
-    Message, aiokafka's and kafka-python's ConsumerRecord, pika's BasicProperties, aio-pika's
-    messages); TypeError naming the carrier when it has none."""
-    headers = getattr(message, "headers", None)
-    if headers is None and not hasattr(message, "headers"):
-        raise TypeError(
-            f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
-            f"headers, got {type(message).__name__}")
-    return headers() if callable(headers) else headers
+include "_headers.pxi"
+include "_formats.pxi"
 
 
 cdef inline object _only_traceparent(dict carrier):
@@ -295,38 +203,81 @@ cdef inline object _only_traceparent(dict carrier):
     cdef PyObject* value
     cdef object found = None
     with cython.critical_section(carrier):
-        if PyDict_Next(carrier, &pos, &key, &value) and _header(<object>key) == TRACEPARENT:
+        if PyDict_Next(carrier, &pos, &key, &value) and _is_traceparent(<object>key):
             found = <object>value  # a new reference, taken while the dict cannot change
     return found
 
 
-def parse_carriers(carriers):
+cdef enum:
+    MAX_FORMATS = 64  # parts of one composite; more could only repeat a format
+
+
+cdef tuple _codes(object formats, object repeated):
+    """The formats in order as bits, their union, and `repeated` as a code; ValueError naming a bad one."""
+    cdef list order = []
+    cdef int enabled = 0
+    for name in formats:
+        bit = _FORMAT_BITS.get(name) if isinstance(name, str) else None
+        if bit is None:
+            raise ValueError(f"formats: unknown format {name!r}; known: {', '.join(FORMATS)}")
+        order.append(bit)
+        enabled |= bit
+    if len(order) > MAX_FORMATS:
+        raise ValueError(f"formats: at most {MAX_FORMATS} formats, got {len(order)}")
+    if not isinstance(repeated, str) or repeated not in REPEATED:
+        raise ValueError(f"repeated must be one of {', '.join(REPEATED)}; got {repeated!r}")
+    return order, enabled, REPEATED.index(repeated)
+
+
+cdef int _extract(_Headers h, int fmt, uint8_t* tid, uint8_t* sid, uint8_t* flags) except -1:
+    if fmt == F_W3C:
+        return h.tracecontext(tid, sid, flags)
+    if fmt == F_B3:
+        return _b3(h.values, tid, sid, flags)
+    if fmt == F_JAEGER:
+        return _jaeger(h.values, tid, sid, flags)
+    if fmt == F_XRAY:
+        return _xray(h.values, tid, sid, flags)
+    return _ottrace(h.values, tid, sid, flags)
+
+
+def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
+    cdef list order
+    cdef int enabled, code, k, result, found, fmt
+    cdef int codes[MAX_FORMATS]
+    order, enabled, code = _codes(formats, repeated)
+    for k in range(len(order)):
+        codes[k] = order[k]
     cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
-    cdef Py_ssize_t i, n = len(seq)
+    cdef Py_ssize_t i, n = len(seq), nformats = len(order)
     cdef list states = None
-    cdef _Headers h = _Headers()
+    cdef _Headers h = _Headers(enabled, code)
     cdef NewColumns out
     cdef tuple arrays = _new_columns(n, True, &out)
     cdef uint8_t* t = out.t
     cdef uint8_t* s = out.s
     cdef uint8_t* f = out.f
+    cdef uint8_t tid[16]
+    cdef uint8_t sid[8]
+    cdef uint8_t flags[1]
+    cdef bint w3c = enabled & F_W3C
+    cdef bint from_w3c
     for i in range(n):
         carrier = seq[i]
-        if type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
+        if w3c and type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
             value = _only_traceparent(<dict>carrier)
-            if value is None or isinstance(value, (str, bytes)):
+            if value is not None and isinstance(value, (str, bytes)):
                 _parse_value(value, t + 16 * i, s + 8 * i, f + i)
                 continue
-        h.reset()
         if carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes)) \
                 and not isinstance(carrier, Mapping):
             carrier = _client_headers(carrier, i)
+        h.reset(isinstance(carrier, (list, tuple)))
         if carrier is None:
             pass
-        elif isinstance(carrier, dict):
-            for key, value in (<dict>carrier).items():
-                h.see(key, value)
-        elif isinstance(carrier, Mapping):
+        elif type(carrier) is dict:
+            h.see_dict(<dict>carrier)
+        elif isinstance(carrier, Mapping):  # a dict subclass too: read through its items(), as the twin does
             for key, value in carrier.items():
                 h.see(key, value)
         elif isinstance(carrier, (list, tuple)):
@@ -339,7 +290,21 @@ def parse_carriers(carriers):
             raise TypeError(
                 f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
                 f"got {type(carrier).__name__}")
-        if _parse_value(h.traceparent if h.found == 1 and not h.bad else None, t + 16 * i, s + 8 * i, f + i):
+        found = ABSENT
+        from_w3c = False
+        for k in range(nformats):  # as CompositePropagator: a later format's context replaces an earlier one
+            fmt = codes[k]
+            result = _extract(h, fmt, tid, sid, flags)
+            if result == VALID:
+                memcpy(t + 16 * i, tid, 16)
+                memcpy(s + 8 * i, sid, 8)
+                f[i] = flags[0]
+            if result != ABSENT:
+                found = result
+                from_w3c = fmt == F_W3C
+        if found != VALID:
+            _parse_value(None, t + 16 * i, s + 8 * i, f + i)
+        elif from_w3c:
             state = h.tracestate()
             if state is not None:
                 if states is None:

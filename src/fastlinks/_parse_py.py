@@ -81,15 +81,175 @@ def parse_traceparents(values, states=None):
     return Columns(*_frozen(trace_ids, span_ids, trace_flags, remote), out_states)
 
 
-def _is_key(key: object, name: str) -> bool:
+# ---------------------------------------------------------------- carriers
+
+FORMATS = ("tracecontext", "b3", "b3multi", "jaeger", "xray", "ottrace")
+REPEATED = ("last", "first", "invalid")
+_MAX_FORMATS = 64  # parts of one composite; more could only repeat a format
+_HEADERS = {  # each format's header names, lowercase; b3 and b3multi read the same headers
+    "tracecontext": ("traceparent", "tracestate"),
+    "b3": ("b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"),
+    "jaeger": ("uber-trace-id",),
+    "xray": ("x-amzn-trace-id", "awstraceheader"),
+    "ottrace": ("ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled"),
+}
+_BAD = object()  # a header present but unusable: repeated where that voids it, or neither str nor bytes
+_INVALID = (0, 0, 0)  # a format that puts an invalid context in place of what earlier ones found
+_B3_SAMPLED = frozenset(("1", "True", "true", "d"))
+_B3_TRACE_ID = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_OT_TRACE_ID = re.compile(r"[0-9a-f]{1,32}")
+_OT_SPAN_ID = re.compile(r"[0-9a-f]{1,16}")
+
+
+def _codes(formats, repeated):
+    """The enabled header names (each mapped to itself) and the formats in order, checked."""
+    formats = tuple(formats)
+    for name in formats:
+        if name not in FORMATS:
+            raise ValueError(f"formats: unknown format {name!r}; known: {', '.join(FORMATS)}")
+    if len(formats) > _MAX_FORMATS:
+        raise ValueError(f"formats: at most {_MAX_FORMATS} formats, got {len(formats)}")
+    if not isinstance(repeated, str) or repeated not in REPEATED:
+        raise ValueError(f"repeated must be one of {', '.join(REPEATED)}; got {repeated!r}")
+    order = tuple("b3" if name == "b3multi" else name for name in formats)
+    return {header: header for name in order for header in _HEADERS[name]}, order
+
+
+def _name(key, wanted):
+    """The lowercase header name `key` is, if a format in use reads it (ASCII case-insensitively)."""
     if isinstance(key, str):
-        return len(key) == len(name) and key.isascii() and key.lower() == name
+        return wanted.get(key.lower()) if key.isascii() else None
     if isinstance(key, bytes):
-        return len(key) == len(name) and key.lower() == name.encode()
-    return False
+        return wanted.get(key.lower().decode("latin-1"))
+    return None
 
 
-_ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
+def _as_text(value):
+    """A slot's value as str for a format parser; None when absent or unusable."""
+    if value is None or value is _BAD:
+        return None
+    return value.decode("latin-1") if isinstance(value, bytes) else str.__str__(value)
+
+
+def _hex(text: str, most: int) -> int | None:
+    """Plain hex digits (either case), at most `most` of them, as an int."""
+    return int(text, 16) if len(text) <= most and _HEX.fullmatch(text) else None
+
+
+def _context(trace_id: int, span_id: int, sampled: bool):
+    """What a propagator puts in the context: a valid SpanContext's IDs and flag, else _INVALID."""
+    if 0 < trace_id < 1 << 128 and 0 < span_id < 1 << 64:
+        return trace_id, span_id, int(sampled)
+    return _INVALID
+
+
+def _tracecontext(values, state_bad):
+    value = values.get("traceparent")
+    parsed = None if value is _BAD or state_bad else _parse_one(value)
+    if parsed is None:
+        return None
+    return int.from_bytes(parsed[0], "big"), int.from_bytes(parsed[1], "big"), parsed[2]
+
+
+def _b3(values):
+    """opentelemetry-propagator-b3's extract: the single header when set, else the multi headers."""
+    single = values.get("b3")
+    if single is _BAD:
+        return None
+    trace_id = span_id = ""
+    sampled, flags = "0", None
+    single = _as_text(single)
+    if single:
+        sampled = "1"  # the single header's "deferred" sampling, recorded as sampled
+        fields = single.split("-", 4)
+        if len(fields) == 1:
+            sampled = fields[0]
+        elif len(fields) in (2, 3, 4):
+            trace_id, span_id = fields[0], fields[1]
+            sampled = fields[2] if len(fields) > 2 else sampled
+    else:
+        multi = [values.get(name) for name in ("x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags")]
+        if any(value is _BAD for value in multi):
+            return None
+        trace_id, span_id, sampled_text, flags = (_as_text(value) for value in multi)
+        trace_id, span_id, sampled = trace_id or "", span_id or "", sampled_text or sampled
+        flags = flags or None
+    if not _B3_TRACE_ID.fullmatch(trace_id) or len(span_id) != 16 or not _HEX.fullmatch(span_id):
+        return None
+    return _context(int(trace_id, 16), int(span_id, 16), sampled in _B3_SAMPLED or flags == "1")
+
+
+def _int16(text: str) -> int | None:
+    """Python's int(text, 16), as the jaeger and xray propagators read IDs, or None."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def _jaeger(values):
+    """opentelemetry-propagator-jaeger's extract: `trace:span:parent:flags`, hex without leading zeros."""
+    header = _as_text(values.get("uber-trace-id"))
+    fields = header.split(":") if header is not None else ()
+    if len(fields) != 4:
+        return None
+    flags = _int16(fields[3])
+    trace_id = _int16(fields[0]) or 0
+    span_id = _int16(fields[1]) or 0
+    if flags is None or not trace_id or not span_id:
+        return None
+    return _context(trace_id, span_id, bool(flags & 1))
+
+
+def _xray(values):
+    """opentelemetry-propagator-aws-xray's extract: `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`,
+    from X-Amzn-Trace-Id, else from SQS's AWSTraceHeader system attribute."""
+    header = values.get("x-amzn-trace-id")
+    header = _as_text(header if header is not None else values.get("awstraceheader"))
+    if not header:
+        return None
+    trace_id = span_id = 0
+    sampled = False
+    for pair in header.split(";"):
+        parts = pair.split("=")
+        if len(parts) != 2:
+            return None
+        key, value = parts[0].strip(), parts[1].strip()
+        if key == "Root":
+            if len(value) != 35 or value[0] != "1" or value[1] != "-" or value[10] != "-":
+                return None
+            parsed = _int16(value[2:10] + value[11:35])
+            if parsed is None:
+                return None
+            trace_id = parsed
+        elif key == "Parent":
+            parsed = _int16(value) if len(value) == 16 else None
+            if parsed is None:
+                return None
+            span_id = parsed
+        elif key == "Sampled":
+            if value not in ("0", "1"):
+                return None
+            sampled = value == "1"
+    context = _context(trace_id, span_id, sampled)
+    return None if context is _INVALID else context  # the xray propagator leaves an invalid one out
+
+
+def _ottrace(values):
+    """opentelemetry-propagator-ot-trace's extract: lowercase hex IDs of 1-32 and 1-16 digits."""
+    trace_id, span_id, sampled = (
+        _as_text(values.get(name)) for name in ("ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled")
+    )
+    if trace_id is None or span_id is None or not _OT_TRACE_ID.fullmatch(trace_id):
+        return None
+    if not _OT_SPAN_ID.fullmatch(span_id):
+        return None
+    trace_int, span_int = int(trace_id, 16), int(span_id, 16)
+    return (trace_int, span_int, int(sampled == "true")) if trace_int and span_int else None
+
+
+_EXTRACT = {"b3": _b3, "jaeger": _jaeger, "xray": _xray, "ottrace": _ottrace}
 
 
 def _attribute_value(attribute):
@@ -99,6 +259,9 @@ def _attribute_value(attribute):
         if value is not None:
             return value
     return None
+
+
+_ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
 
 
 def _client_headers(message, i):
@@ -112,58 +275,76 @@ def _client_headers(message, i):
     return headers() if callable(headers) else headers
 
 
-def parse_carriers(carriers):
+def _pairs(carrier, i):
+    """The carrier's (key, value) items, and whether it is a list of pairs (where names repeat)."""
+    if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
+        carrier = _client_headers(carrier, i)
+    if carrier is None:
+        return (), False
+    if isinstance(carrier, Mapping):
+        return carrier.items(), False
+    if isinstance(carrier, (list, tuple)):
+        return carrier, True
+    raise TypeError(
+        f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, got {type(carrier).__name__}"
+    )
+
+
+def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
+    wanted, order = _codes(formats, repeated)
     carriers = list(carriers)
     n = len(carriers)
     trace_ids, span_ids, trace_flags, remote = empty_columns(n)
     states = None
     for i in range(n):
-        carrier = carriers[i]
-        traceparent = None
+        pairs, is_pairs = _pairs(carriers[i], i)
+        values: dict[str, object] = {}
         tracestates: list[str] = []
-        members = found = 0
-        bad = False
-        if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
-            carrier = _client_headers(carrier, i)
-        if carrier is not None:
-            if isinstance(carrier, Mapping):
-                pairs = carrier.items()
-            elif isinstance(carrier, (list, tuple)):
-                pairs = carrier
-            else:
-                raise TypeError(
-                    f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
-                    f"got {type(carrier).__name__}"
-                )
-            for pair in pairs:
-                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise TypeError(
-                        f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}"
-                    )
-                key, value = pair
+        members = 0
+        state_bad = False
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}")
+            key, value = pair
+            if value is None:
+                continue
+            name = _name(key, wanted)
+            if name is None:
+                continue
+            if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS attribute
+                value = _attribute_value(value)
                 if value is None:
                     continue
-                if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # SQS/SNS attribute
-                    if not (_is_key(key, "traceparent") or _is_key(key, "tracestate")):
-                        continue
-                    value = _attribute_value(value)
-                    if value is None:
-                        continue
-                if _is_key(key, "traceparent"):
-                    found += 1
-                    traceparent = value
-                elif _is_key(key, "tracestate"):
-                    if not isinstance(value, (str, bytes)):
-                        bad = True
-                    elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
-                        members += not _blank(value)
-                        tracestates.append(_text(value))
-        if found != 1 or bad:
-            traceparent = None
-        ok = _store(traceparent, trace_ids, span_ids, trace_flags, i)
-        tracestate = ",".join(tracestates) if tracestates and members <= _MAX_MEMBERS else None
-        if ok and tracestate is not None:
+            if name == "tracestate":
+                if not isinstance(value, (str, bytes)):
+                    state_bad = True
+                elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
+                    members += not _blank(value)
+                    tracestates.append(_text(value))
+                continue
+            if not isinstance(value, (str, bytes)):
+                value = _BAD
+            if name not in values:
+                values[name] = value
+            elif not is_pairs or repeated == "invalid":  # a mapping's case variants are never a choice
+                values[name] = _BAD
+            elif repeated == "last":
+                values[name] = value
+        found = None
+        state = None
+        for name in order:  # as CompositePropagator: a later format's context replaces an earlier one
+            extracted = _tracecontext(values, state_bad) if name == "tracecontext" else _EXTRACT[name](values)
+            if extracted is not None:
+                found = extracted
+                state = name == "tracecontext"
+        if found is None or found is _INVALID:
+            trace_ids[i] = span_ids[i] = trace_flags[i] = 0
+            continue
+        trace_ids[i] = np.frombuffer(found[0].to_bytes(16, "big"), np.uint8)
+        span_ids[i] = np.frombuffer(found[1].to_bytes(8, "big"), np.uint8)
+        trace_flags[i] = found[2]
+        if state and tracestates and members <= _MAX_MEMBERS:
             if states is None:
                 states = [None] * n
-            states[i] = tracestate
+            states[i] = ",".join(tracestates)
     return Columns(*_frozen(trace_ids, span_ids, trace_flags, remote), states)

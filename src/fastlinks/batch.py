@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from opentelemetry import trace
 
 from ._columns import iterable
+from .formats import Repeated
 from .linkset import LinkSet
 from .policy import LinkPolicy, default_policy
 from .processor import add_dropped_links
@@ -24,11 +25,14 @@ def start_batch_span(
     *,
     link_attributes: Mapping[str, Any] | None = None,
     overflow: Literal["drop", "spill"] = "drop",
+    formats: Iterable[str] | str | None = None,
+    repeated: Repeated = "last",
     **kwargs: Any,
 ) -> trace.Span:
-    """Parse the carriers' traceparents, compact them with `policy`, start a span linked to the kept
-    producers, and set `messaging.batch.message_count` (and, unless `policy.record_counts` is
-    off, the `fastlinks.links.*` counts); other arguments go to `tracer.start_span`.
+    """Parse the carriers' contexts (as `LinkSet.from_carriers` does, in `formats` and with `repeated`),
+    compact them with `policy`, start a span linked to the kept producers, and set
+    `messaging.batch.message_count` (and, unless `policy.record_counts` is off, the
+    `fastlinks.links.*` counts); other arguments go to `tracer.start_span`.
 
     ``overflow="spill"`` loses no distinct link: the batch span keeps the policy's choice, and every
     other distinct valid link goes to overflow spans, children of the batch span named
@@ -41,7 +45,7 @@ def start_batch_span(
         raise ValueError(f"overflow must be 'drop' or 'spill', got {overflow!r}")
     policy = policy if policy is not None else default_policy()
     carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
-    candidates = LinkSet.from_carriers(carriers, link_attributes)
+    candidates = LinkSet.from_carriers(carriers, link_attributes, formats=formats, repeated=repeated)
     if overflow == "spill":
         links, spilled = candidates.split(policy)
     else:

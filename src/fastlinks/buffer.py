@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,8 @@ from opentelemetry.trace import SpanContext
 from . import _attributes, _kernels
 from ._attributes import PerRow
 from ._otel_compat import FAST_CONTEXTS
+from .formats import Repeated, check_formats, check_repeated
+from .formats import parse as read_carriers
 from .linkset import CompactedLinkSet, LinkSet
 from .policy import LinkPolicy
 
@@ -26,9 +28,13 @@ class LinkBuffer:
     is appended, so one bad message never poisons the batch.
     """
 
-    def __init__(self, capacity: int = 64) -> None:
+    def __init__(
+        self, capacity: int = 64, *, formats: Iterable[str] | str | None = None, repeated: Repeated = "last"
+    ) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+        self._formats = None if formats is None else check_formats(formats)
+        self._repeated = check_repeated(repeated)
         self._trace_ids = np.empty((capacity, 16), np.uint8)
         self._span_ids = np.empty((capacity, 8), np.uint8)
         self._flags = np.empty(capacity, np.uint8)
@@ -70,9 +76,10 @@ class LinkBuffer:
             self._n = n + 1
 
     def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
-        """Append the link in one message's headers (a mapping or (key, value) pairs, or None)."""
+        """Append the link in one message's carrier (what `LinkSet.from_carriers` reads, in the
+        buffer's `formats`, default the global propagator's)."""
         try:
-            columns = _kernels.parse.parse_carriers([headers])
+            columns = read_carriers([headers], self._formats, self._repeated)
         except TypeError as error:
             raise TypeError(str(error).replace("carriers[0]", "headers")) from None
         self._append(columns, row_attributes)

@@ -17,6 +17,8 @@ from . import _attributes, _kernels
 from ._attributes import PerRow
 from ._columns import Columns, _frozen, _ids, _row_column, _states, check_pickled, iterable
 from ._otel_compat import FAST_CONTEXTS
+from .formats import Repeated
+from .formats import parse as read_carriers
 from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestates
 
@@ -169,16 +171,22 @@ class LinkSet(Sequence[Link]):
     @classmethod
     def from_carriers(
         cls,
-        carriers: Sequence[Mapping[Any, Any] | Sequence[tuple[Any, Any]] | None],
+        carriers: Sequence[Any],
         attributes: Mapping[str, Any] | None = None,
+        *,
+        formats: Iterable[str] | str | None = None,
+        repeated: Repeated = "last",
     ) -> LinkSet:
-        """Links parsed from message header carriers: mappings or Kafka-style (key, value) lists.
+        """Links parsed from message carriers: mappings, (key, value) lists, client message objects
+        with `headers`, SQS/SNS attribute mappings (see the README's "Carriers and formats").
 
-        Keys match `traceparent`/`tracestate` case-insensitively; a row with a missing, repeated
-        or malformed traceparent is invalid (counted by `compact()`); a carrier of the wrong type
-        raises TypeError naming its index."""
+        `formats` (names or ``"tracecontext,b3multi"``) defaults to what the global propagator reads;
+        header names match case-insensitively. A name repeated in a list of pairs takes the
+        `repeated` value ("last", the most recent hop; "first"; or "invalid"). A row without a
+        valid context is invalid (counted by `compact()`); a carrier of the wrong type raises
+        TypeError naming its index."""
         carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
-        return cls._with_attributes(_kernels.parse.parse_carriers(carriers), attributes)
+        return cls._with_attributes(read_carriers(carriers, formats, repeated), attributes)
 
     @classmethod
     def concat(cls, sets: Iterable[LinkSet], policy: LinkPolicy | None = None) -> LinkSet:

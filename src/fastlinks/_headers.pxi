@@ -1,0 +1,267 @@
+# Included by _parse.pyx: the header names each format reads, matched ASCII case-insensitively
+# without running Python code, and `_Headers`, what one carrier holds of them (the pure twin of
+# both is in _parse_py.py). Also the carrier shapes clients deliver: SQS/SNS message attributes
+# and message objects with `headers`.
+
+cdef enum:  # the headers a carrier is read for: a slot each, tracestate apart (its values are joined)
+    SLOT_TRACEPARENT = 0
+    SLOT_B3
+    SLOT_B3_TID
+    SLOT_B3_SID
+    SLOT_B3_SAMPLED
+    SLOT_B3_FLAGS
+    SLOT_UBER
+    SLOT_XRAY
+    SLOT_AWS
+    SLOT_OT_TID
+    SLOT_OT_SID
+    SLOT_OT_SAMPLED
+    NSLOTS
+    SLOT_TRACESTATE = 100
+    SLOT_NONE = -1
+
+cdef enum:  # formats, as bits of the set of headers to read and as codes in a composite's order
+    F_W3C = 1
+    F_B3 = 2
+    F_JAEGER = 4
+    F_XRAY = 8
+    F_OT = 16
+
+cdef enum:
+    LAST = 0
+    FIRST = 1
+    VOID = 2
+
+cdef object _BAD = object()  # a header present but unusable: repeated where that voids it, or not str/bytes
+cdef tuple _INVALID_IDS = (0, 0, 0)
+cdef dict _FORMAT_BITS = {"tracecontext": F_W3C, "b3": F_B3, "b3multi": F_B3, "jaeger": F_JAEGER,
+                          "xray": F_XRAY, "ottrace": F_OT}
+
+cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
+
+
+cdef inline bint _is_traceparent(object key):
+    """A str or bytes name matching `traceparent` ASCII case-insensitively (the one-header fast path)."""
+    cdef const uint8_t* p
+    if isinstance(key, str):
+        if len(<str>key) != 11 or PyUnicode_KIND(key) != 1:
+            return False
+        p = <const uint8_t*>PyUnicode_DATA(key)
+    elif isinstance(key, bytes):
+        if len(<bytes>key) != 11:
+            return False
+        p = <const uint8_t*><const char*><bytes>key
+    else:
+        return False
+    # the name is letters only, so OR-ing 0x20 into a byte lowercases it without aliasing another
+    return ((fl_le64(p) | ONES * 0x20) == _TRACEPAR and (p[8] | 0x20) == 101 and (p[9] | 0x20) == 110
+            and (p[10] | 0x20) == 116)
+
+
+cdef struct _Name:
+    uint64_t word[3]  # the lowercase name's bytes [0:8], [n-8:n] and (past 16) [8:16], little-endian
+    uint64_t fold[3]  # 0x20 at each letter: a key's word OR-ed with it lowercases exactly those bytes
+    int slot
+    int fmt
+
+cdef enum:
+    NNAMES = 12
+    NAME_MIN = 10  # the shortest name but "b3", which is matched on its own
+    NAME_MAX = 17  # the longest, ot-tracer-traceid
+
+cdef _Name _NAMES[NNAMES]
+cdef int _FIRST[NAME_MAX + 1]  # the names of each length are _NAMES[_FIRST[n]:_FIRST[n + 1]]
+
+
+cdef inline void _windows(const uint8_t* p, Py_ssize_t n, uint64_t* w) noexcept nogil:
+    """The words a name of n (10 to 17) bytes is compared by; together they cover every byte."""
+    w[0] = fl_le64(p)
+    w[1] = fl_le64(p + n - 8)
+    w[2] = fl_le64(p + 8) if n > 16 else 0
+
+
+cdef void _set_name(int k, bytes name, int slot, int fmt):
+    cdef uint8_t letters[NAME_MAX]
+    cdef int j
+    for j in range(len(name)):
+        letters[j] = 0x20 if 97 <= name[j] <= 122 else 0
+    _windows(<const uint8_t*><const char*>name, len(name), _NAMES[k].word)
+    _windows(letters, len(name), _NAMES[k].fold)
+    _NAMES[k].slot = slot
+    _NAMES[k].fmt = fmt
+
+
+_BY_LENGTH = sorted([  # every name but "b3", by length
+    (b"traceparent", SLOT_TRACEPARENT, F_W3C), (b"tracestate", SLOT_TRACESTATE, F_W3C),
+    (b"x-b3-traceid", SLOT_B3_TID, F_B3), (b"x-b3-spanid", SLOT_B3_SID, F_B3),
+    (b"x-b3-sampled", SLOT_B3_SAMPLED, F_B3), (b"x-b3-flags", SLOT_B3_FLAGS, F_B3),
+    (b"uber-trace-id", SLOT_UBER, F_JAEGER), (b"x-amzn-trace-id", SLOT_XRAY, F_XRAY),
+    (b"awstraceheader", SLOT_AWS, F_XRAY), (b"ot-tracer-traceid", SLOT_OT_TID, F_OT),
+    (b"ot-tracer-spanid", SLOT_OT_SID, F_OT), (b"ot-tracer-sampled", SLOT_OT_SAMPLED, F_OT)],
+    key=lambda entry: len(entry[0]))
+for _k, (_n, _s, _f) in enumerate(_BY_LENGTH):
+    _set_name(_k, _n, _s, _f)
+for _c in range(NAME_MAX + 1):
+    _FIRST[_c] = sum(1 for _entry in _BY_LENGTH if len(_entry[0]) < _c)
+del _BY_LENGTH
+
+
+cdef inline int _slot(PyObject* key, int enabled) noexcept:
+    """The slot of a header name (str or bytes, ASCII case-insensitive) an enabled format reads;
+    reads the key through a borrowed reference and runs no Python code."""
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    cdef int k, end
+    cdef uint64_t w[3]
+    if PyUnicode_Check(key):
+        n = PyUnicode_GET_LENGTH(key)
+        if (n < NAME_MIN and n != 2) or n > NAME_MAX or PyUnicode_KIND_PTR(key) != 1:
+            return SLOT_NONE
+        p = <const uint8_t*>PyUnicode_DATA_PTR(key)
+    elif PyBytes_Check(key):
+        n = PyBytes_GET_SIZE(key)
+        if (n < NAME_MIN and n != 2) or n > NAME_MAX:
+            return SLOT_NONE
+        p = <const uint8_t*>PyBytes_AS_STRING(key)
+    else:
+        return SLOT_NONE
+    if n == 2:
+        return SLOT_B3 if enabled & F_B3 and (p[0] | 0x20) == 98 and p[1] == 51 else SLOT_NONE  # "b3"
+    _windows(p, n, w)
+    end = _FIRST[n + 1] if n < NAME_MAX else NNAMES
+    for k in range(_FIRST[n], end):
+        if (enabled & _NAMES[k].fmt and (w[0] | _NAMES[k].fold[0]) == _NAMES[k].word[0]
+                and (w[1] | _NAMES[k].fold[1]) == _NAMES[k].word[1] and (w[2] | _NAMES[k].fold[2]) == _NAMES[k].word[2]):
+            return _NAMES[k].slot
+    return SLOT_NONE
+
+
+cdef class _Headers:
+    """What one carrier holds of trace context, a value per slot; reused for every carrier of one call.
+
+    A name seen twice follows `repeated` in a list of pairs, and voids the slot in a mapping (only
+    case variants can repeat there). Repeated tracestate headers are collected and joined once;
+    past MAX_MEMBERS non-blank ones the joined value could only parse to an empty trace state, so
+    collecting stops there and the row gets none. Work stays linear in the headers' bytes."""
+    cdef list values
+    cdef object state  # the first tracestate value; any later ones go to `more`
+    cdef list more
+    cdef int members, enabled, repeated, touched, nused
+    cdef int used[NSLOTS]  # the slots set, for reset
+    cdef bint state_bad, pairs
+
+    def __cinit__(self, int enabled, int repeated):
+        self.values = [None] * NSLOTS
+        self.enabled = enabled
+        self.repeated = repeated
+        self.touched = 0
+        self.nused = 0
+
+    cdef inline void reset(self, bint pairs):
+        cdef int k
+        for k in range(self.nused):
+            self.values[self.used[k]] = None
+        self.nused = 0
+        self.touched = 0
+        self.state = None
+        self.more = None
+        self.members = 0
+        self.state_bad = False
+        self.pairs = pairs
+
+    cdef inline int see(self, object key, object value) except -1:
+        if value is None:
+            return 0
+        cdef int slot = _slot(<PyObject*>key, self.enabled)
+        if slot == SLOT_NONE:
+            return 0
+        return self.see_slot(slot, value)
+
+    cdef int see_dict(self, dict carrier) except -1:
+        """Every item of a dict: names are matched on borrowed references, with no Python code run;
+        only a value that is a mapping (an SQS/SNS attribute) calls into Python, and a dict changed
+        by that is still read safely (PyDict_Next checks its bounds)."""
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef int slot
+        with cython.critical_section(carrier):
+            while PyDict_Next(carrier, &pos, &key, &value):
+                if value == <PyObject*>None:
+                    continue
+                slot = _slot(key, self.enabled)
+                if slot != SLOT_NONE:
+                    self.see_slot(slot, <object>value)
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int see_slot(self, int slot, object value) except -1:
+        if not isinstance(value, (str, bytes)):
+            if isinstance(value, Mapping):  # an SQS/SNS message attribute
+                value = _attribute_value(value)
+                if value is None:
+                    return 0
+            if not isinstance(value, (str, bytes)):
+                value = _BAD
+        if slot == SLOT_TRACESTATE:
+            if value is _BAD:
+                self.state_bad = True
+            elif self.members <= MAX_MEMBERS:
+                if not _blank(value):
+                    self.members += 1
+                if self.state is None:
+                    self.state = _text(value)
+                elif self.more is None:
+                    self.more = [self.state, _text(value)]
+                else:
+                    self.more.append(_text(value))
+            return 0
+        if not self.touched & (1 << slot):
+            self.touched |= 1 << slot
+            self.used[self.nused] = slot
+            self.nused += 1
+            self.values[slot] = value
+        elif not self.pairs or self.repeated == VOID:  # a mapping's case variants are never a choice
+            self.values[slot] = _BAD
+        elif self.repeated == LAST:
+            self.values[slot] = value
+        return 0
+
+    cdef inline object tracestate(self):
+        """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
+        if self.members > MAX_MEMBERS:
+            return None
+        return self.state if self.more is None else ",".join(self.more)
+
+    cdef inline int tracecontext(self, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+        value = self.values[SLOT_TRACEPARENT]
+        if self.state_bad or value is None or value is _BAD:
+            return ABSENT
+        return VALID if _parse_value(value, tid, sid, flags) else ABSENT
+
+
+cdef tuple _ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
+
+
+cdef object _attribute_value(object attribute):
+    """The value of an SQS or SNS message attribute: boto3's {"StringValue": ..., "DataType": ...},
+    the Lambda event's {"stringValue": ...}, an SNS envelope's {"Type": ..., "Value": ...}, or a
+    binary attribute's {"BinaryValue": b"..."}; None when it holds none of them."""
+    for name in _ATTRIBUTE_VALUES:
+        value = attribute.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+cdef object _client_headers(object message, Py_ssize_t i):
+    """A client's message object as delivered: its `headers` attribute or method (confluent-kafka's
+    Message, aiokafka's and kafka-python's ConsumerRecord, pika's BasicProperties, aio-pika's
+    messages); TypeError naming the carrier when it has none."""
+    headers = getattr(message, "headers", None)
+    if headers is None and not hasattr(message, "headers"):
+        raise TypeError(
+            f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
+            f"headers, got {type(message).__name__}")
+    return headers() if callable(headers) else headers

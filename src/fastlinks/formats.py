@@ -1,0 +1,185 @@
+"""Which propagation formats fastlinks reads from carriers: the application's, unless told.
+
+By default fastlinks reads what the application's global propagator would
+(`opentelemetry.propagate.get_global_textmap()`, which the API builds from `OTEL_PROPAGATORS`
+or the application set in code): each official propagator it recognizes, inside composites too,
+is parsed in bulk by the compiled kernel, in the composite's order (a later valid context
+replaces an earlier one, as `CompositePropagator` does); `baggage` carries no context and is
+skipped. A propagator fastlinks does not know makes it call the whole propagator per message
+(correct, slower), and says so once at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import get_global_textmap
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
+
+from . import _kernels
+from ._columns import Columns
+from ._otel_compat import FAST_CONTEXTS, composite_parts, log_once
+from ._parse_py import FORMATS, REPEATED  # the names both kernels take (b3 and b3multi read the same headers)
+
+Repeated = Literal["last", "first", "invalid"]
+"""Which value of a header repeated in a list of pairs counts: the last (the most recent hop), the
+first, or none (the row is invalid)."""
+
+_OFFICIAL = {  # (module, class) of the official propagators -> the format that reads the same
+    ("opentelemetry.trace.propagation.tracecontext", "TraceContextTextMapPropagator"): "tracecontext",
+    ("opentelemetry.baggage.propagation", "W3CBaggagePropagator"): None,
+    ("opentelemetry.propagators.b3", "B3MultiFormat"): "b3multi",
+    ("opentelemetry.propagators.b3", "B3SingleFormat"): "b3",
+    ("opentelemetry.propagators.b3", "B3Format"): "b3multi",
+    ("opentelemetry.propagators.jaeger", "JaegerPropagator"): "jaeger",
+    ("opentelemetry.propagators.aws.aws_xray_propagator", "AwsXRayPropagator"): "xray",
+    ("opentelemetry.propagators.ot_trace", "OTTracePropagator"): "ottrace",
+}
+_logger = logging.getLogger("fastlinks")
+_last: tuple[object, tuple[str, ...] | None] = (None, None)  # the last global propagator seen, resolved
+
+
+def formats_of(propagator: TextMapPropagator) -> tuple[str, ...] | None:
+    """The bulk formats that extract what `propagator` does, in order; None when some part of it is
+    not an official propagator fastlinks knows (subclasses included: they may extract differently)."""
+    parts = composite_parts(propagator)
+    if parts is not None:
+        out: list[str] = []
+        for part in parts:
+            inner = formats_of(part)
+            if inner is None:
+                return None
+            out += inner
+        return tuple(out)
+    key = (type(propagator).__module__, type(propagator).__qualname__)
+    if key not in _OFFICIAL:
+        return None
+    name = _OFFICIAL[key]
+    return (name,) if name else ()
+
+
+def check_formats(formats: Iterable[str] | str) -> tuple[str, ...]:
+    """An explicit `formats=` as a tuple, with `baggage` dropped; ValueError naming an unknown one."""
+    if isinstance(formats, str):
+        formats = [part.strip() for part in formats.split(",") if part.strip()]
+    out = []
+    for name in formats:
+        if name == "baggage":
+            continue
+        if name not in FORMATS:
+            raise ValueError(f"formats: unknown format {name!r}; known: {', '.join(FORMATS)}, baggage")
+        out.append(name)
+    return tuple(out)
+
+
+def _global_formats() -> tuple[TextMapPropagator, tuple[str, ...] | None]:
+    global _last
+    propagator = get_global_textmap()
+    seen, formats = _last
+    if seen is not propagator:
+        formats = formats_of(propagator)
+        if formats is None:
+            _logger.info(
+                "fastlinks: the global propagator %r has a part fastlinks does not parse in bulk; carriers are "
+                "read by calling it once per message (correct, slower). Pass formats= to choose bulk formats.",
+                propagator,
+            )
+        _last = (propagator, formats)
+    return propagator, formats
+
+
+def check_repeated(repeated: object) -> Repeated:
+    """`repeated` if it names a choice; ValueError if not."""
+    if not isinstance(repeated, str) or repeated not in REPEATED:
+        raise ValueError(f"repeated must be one of {', '.join(REPEATED)}; got {repeated!r}")
+    return repeated  # type: ignore[return-value]
+
+
+def parse(carriers: Sequence[Any], formats: Iterable[str] | str | None, repeated: Repeated) -> Columns:
+    """The carriers' columns, read in `formats` (None: as the global propagator reads them)."""
+    check_repeated(repeated)
+    if formats is not None:
+        return _kernels.parse.parse_carriers(carriers, check_formats(formats), repeated)
+    propagator, found = _global_formats()
+    if found is not None:
+        return _kernels.parse.parse_carriers(carriers, found, repeated)
+    return _each(propagator, carriers, repeated)
+
+
+# ---------------------------------------------------------------- a propagator fastlinks does not know
+
+
+class _HeadersGetter(Getter[Mapping[str, list[str]]]):
+    """Reads the lowercase-name -> values mapping `_headers` makes, case-insensitively."""
+
+    def get(self, carrier: Mapping[str, list[str]], key: str) -> list[str] | None:
+        return carrier.get(key.lower())
+
+    def keys(self, carrier: Mapping[str, list[str]]) -> list[str]:
+        return list(carrier)
+
+
+_GETTER = _HeadersGetter()
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, Mapping):  # an SQS/SNS message attribute
+        value = next((value[k] for k in ("StringValue", "stringValue", "Value", "BinaryValue") if k in value), None)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str.__str__(value) if isinstance(value, str) else None
+
+
+def _headers(carrier: Any, index: int, repeated: Repeated) -> dict[str, list[str]]:
+    """One carrier as lowercase name -> values, as the kernels read carriers: a name repeated in a
+    list of pairs follows `repeated`, in a mapping it is dropped; tracestate values are all kept."""
+    if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
+        headers = getattr(carrier, "headers", None)
+        if headers is None and not hasattr(carrier, "headers"):
+            raise TypeError(
+                f"carriers[{index}]: expected a mapping, a sequence of (key, value) pairs, None, or a message "
+                f"with headers, got {type(carrier).__name__}"
+            )
+        carrier = headers() if callable(headers) else headers
+    if carrier is None:
+        return {}
+    if isinstance(carrier, Mapping):
+        pairs: Iterable[Any] = carrier.items()
+    elif isinstance(carrier, (list, tuple)):
+        pairs = carrier
+    else:
+        raise TypeError(
+            f"carriers[{index}]: expected a mapping or a sequence of (key, value) pairs, got {type(carrier).__name__}"
+        )
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"carriers[{index}]: header items must be (key, value) pairs, got {type(pair).__name__}")
+        key, value = _text(pair[0]), _text(pair[1])
+        if key is not None and value is not None:
+            out.setdefault(key.lower(), []).append(value)
+    for name, values in list(out.items()):
+        if len(values) > 1 and name != "tracestate":
+            if not isinstance(carrier, (list, tuple)) or repeated == "invalid":
+                del out[name]
+            else:
+                out[name] = values[-1:] if repeated == "last" else values[:1]
+    return out
+
+
+def _each(propagator: TextMapPropagator, carriers: Sequence[Any], repeated: Repeated) -> Columns:
+    """The global propagator called per message; one that raises makes its message an invalid row."""
+    contexts = []
+    for i, carrier in enumerate(carriers):
+        headers = _headers(carrier, i, repeated)
+        try:
+            context = trace.get_current_span(propagator.extract(headers, Context(), _GETTER)).get_span_context()
+        except Exception as error:  # a propagator's bug costs its message, never the batch
+            log_once(f"{type(propagator).__name__}.extract", error)
+            context = trace.INVALID_SPAN_CONTEXT
+        contexts.append(context)
+    return _kernels.materialize.ids_from_contexts(contexts, FAST_CONTEXTS)
