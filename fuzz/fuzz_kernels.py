@@ -3,7 +3,8 @@
     pip install atheris
     python fuzz/fuzz_kernels.py -max_total_time=300 -rss_limit_mb=4096 fuzz/corpus
 
-Each input becomes a batch of message-header carriers and a policy. Both kernel modules parse
+Each input becomes a batch of message-header carriers in every format (and whole SQS messages),
+the formats to read them in and a policy. Both kernel modules parse
 and compact it; they must agree byte for byte, the counts must add up, and a TypeError may only
 name a carrier. The same input also builds a list of odd links (contexts that are not
 SpanContexts, numpy and out-of-range IDs, str trace states, Link subclasses, None): both link
@@ -36,8 +37,40 @@ from fastlinks.otlp import _wire
 from fastlinks.otlp._encoder import _encode_attribute
 from fastlinks.policy import CompactionStats
 
-NAMES = ["traceparent", "TraceParent", "tracestate", "TRACESTATE", "x"]
+NAMES = [
+    "traceparent",
+    "TraceParent",
+    "tracestate",
+    "TRACESTATE",
+    "x",
+    "b3",
+    "X-B3-TraceId",
+    "x-b3-spanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "uber-trace-id",
+    "X-Amzn-Trace-Id",
+    "AWSTraceHeader",
+    "ot-tracer-traceid",
+    "ot-tracer-spanid",
+    "ot-tracer-sampled",
+    "MessageAttributes",
+    "attributes",
+]
 VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+SAMPLES = [  # a valid value of each format, mutated to reach deep into each parser
+    VALID,
+    "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1-c7ad6b7169203331",
+    "0AF7651916CD43DD",
+    "b7ad6b7169203331",
+    "true",
+    "d",
+    "1",
+    "abc:def:0:1",
+    "0x_a:+b: 1 :-3",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+]
+FORMATS = list(_parse_py.FORMATS)
 
 
 def _value(fdp: atheris.FuzzedDataProvider) -> object:
@@ -47,15 +80,15 @@ def _value(fdp: atheris.FuzzedDataProvider) -> object:
     if kind == 1:
         return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 80))
     if kind == 2:  # a valid value with a few bytes changed: reaches deep into the parser
-        raw = bytearray(VALID.encode())
+        raw = bytearray(fdp.PickValueInList(SAMPLES).encode())
         for _ in range(fdp.ConsumeIntInRange(0, 3)):
             raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)
         return bytes(raw).decode("latin-1") + fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 4))
     if kind == 3:
         return None
     if kind == 4:
-        return fdp.ConsumeInt(4)
-    return VALID
+        return fdp.ConsumeInt(4) if fdp.ConsumeBool() else {"StringValue": fdp.PickValueInList(SAMPLES)}
+    return fdp.PickValueInList(SAMPLES)
 
 
 def _key(fdp: atheris.FuzzedDataProvider) -> object:
@@ -67,7 +100,10 @@ def _carrier(fdp: atheris.FuzzedDataProvider) -> object:
     kind = fdp.ConsumeIntInRange(0, 3)
     pairs = [(_key(fdp), _value(fdp)) for _ in range(fdp.ConsumeIntInRange(0, 4))]
     if kind == 0:
-        return dict(pairs)
+        carrier = dict(pairs)
+        if fdp.ConsumeBool():  # a whole SQS message: its attribute mappings are its headers
+            carrier["MessageAttributes"] = dict((_key(fdp), _value(fdp)) for _ in range(fdp.ConsumeIntInRange(0, 3)))
+        return carrier
     if kind == 1:
         return pairs
     if kind == 2:
@@ -75,10 +111,10 @@ def _carrier(fdp: atheris.FuzzedDataProvider) -> object:
     return [pair[:1] for pair in pairs] or 7  # malformed: must raise TypeError naming the carrier
 
 
-def _run(parse, compact, carriers, policy):
+def _run(parse, compact, carriers, policy, formats, repeated):
     n = len(carriers)
     try:
-        tids, sids, flags, remote, states = parse.parse_carriers(carriers)
+        tids, sids, flags, remote, states = parse.parse_carriers(carriers, formats, repeated)
     except TypeError as error:
         assert str(error).startswith("carriers["), error
         return ("TypeError", str(error))
@@ -196,7 +232,10 @@ def test_one_input(data: bytes) -> None:
         fdp.ConsumeBool(),
         fdp.ConsumeIntInRange(0, 2**64 - 1),
     )
-    assert _run(_parse, _compact, carriers, policy) == _run(_parse_py, _compact_py, carriers, policy)
+    formats = [fdp.PickValueInList(FORMATS) for _ in range(fdp.ConsumeIntInRange(0, 4))]
+    repeated = fdp.PickValueInList(list(_parse_py.REPEATED))
+    compiled = _run(_parse, _compact, carriers, policy, formats, repeated)
+    assert compiled == _run(_parse_py, _compact_py, carriers, policy, formats, repeated)
     _check_links([_odd_link(fdp) for _ in range(fdp.ConsumeIntInRange(0, 6))])
 
 

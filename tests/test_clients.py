@@ -66,6 +66,40 @@ def test_sqs_sns_and_lambda_attributes(impl):
     assert ls.to_traceparents()[:4] == [TP, TP2, TP, TP2] and ls.trace_states[0] == "k=v"
 
 
+XRAY = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def test_whole_sqs_messages_as_boto3_and_lambda_deliver_them(impl):
+    """`response["Messages"]` from boto3's receive_message and `event["Records"]` of a Lambda SQS
+    event: the mappings under MessageAttributes and Attributes are the message's headers, so W3C
+    context in a message attribute and X-Ray's AWSTraceHeader system attribute are both read."""
+    boto3_messages = [
+        {
+            "MessageId": "m0",
+            "Body": "{}",
+            "Attributes": {"SentTimestamp": "1", "AWSTraceHeader": XRAY},
+            "MessageAttributes": {"traceparent": {"StringValue": TP, "DataType": "String"}},
+        },
+        {"MessageId": "m1", "Body": "{}", "Attributes": {"AWSTraceHeader": XRAY}},
+    ]
+    lambda_records = [
+        {
+            "messageId": "m2",
+            "attributes": {"AWSTraceHeader": XRAY},
+            "messageAttributes": {"traceparent": {"stringValue": TP2, "dataType": "String"}},
+        }
+    ]
+    records = boto3_messages + lambda_records
+    w3c = LinkSet.from_carriers(records, formats=["tracecontext"])
+    assert w3c.valid.tolist() == [True, False, True] and w3c.to_traceparents()[::2] == [TP, TP2]
+    xray = LinkSet.from_carriers(records, formats=["xray"])
+    assert xray.valid.all() and {link.context.span_id for link in xray} == {0x53995C3F42CD8AD8}
+    both = LinkSet.from_carriers(records, formats=["xray", "tracecontext"])  # W3C, later, wins where present
+    assert both.to_traceparents()[::2] == [TP, TP2] and both[1].context.trace_id == 0x5759E988BD862E3FE1BE46A994272793
+    nested_twice = {"MessageAttributes": {"Attributes": {"traceparent": TP}}}  # one level deep only
+    assert not LinkSet.from_carriers([nested_twice], formats=["tracecontext"]).valid[0]
+
+
 def test_an_object_without_headers_names_the_carrier(impl):
     with pytest.raises(TypeError, match=r"carriers\[1\]: .*a message with headers, got object"):
         LinkSet.from_carriers([{"traceparent": TP}, object()])

@@ -18,6 +18,7 @@ cdef enum:  # the headers a carrier is read for: a slot each, tracestate apart (
     SLOT_OT_SAMPLED
     NSLOTS
     SLOT_TRACESTATE = 100
+    SLOT_NESTED = 101  # an SQS message's MessageAttributes or Attributes, read as its headers
     SLOT_NONE = -1
 
 cdef enum:  # formats, as bits of the set of headers to read and as codes in a composite's order
@@ -26,6 +27,7 @@ cdef enum:  # formats, as bits of the set of headers to read and as codes in a c
     F_JAEGER = 4
     F_XRAY = 8
     F_OT = 16
+    F_ALL = 31
 
 cdef enum:
     LAST = 0
@@ -65,7 +67,7 @@ cdef struct _Name:
     int fmt
 
 cdef enum:
-    NNAMES = 12
+    NNAMES = 14
     NAME_MIN = 10  # the shortest name but "b3", which is matched on its own
     NAME_MAX = 17  # the longest, ot-tracer-traceid
 
@@ -97,7 +99,8 @@ _BY_LENGTH = sorted([  # every name but "b3", by length
     (b"x-b3-sampled", SLOT_B3_SAMPLED, F_B3), (b"x-b3-flags", SLOT_B3_FLAGS, F_B3),
     (b"uber-trace-id", SLOT_UBER, F_JAEGER), (b"x-amzn-trace-id", SLOT_XRAY, F_XRAY),
     (b"awstraceheader", SLOT_AWS, F_XRAY), (b"ot-tracer-traceid", SLOT_OT_TID, F_OT),
-    (b"ot-tracer-spanid", SLOT_OT_SID, F_OT), (b"ot-tracer-sampled", SLOT_OT_SAMPLED, F_OT)],
+    (b"ot-tracer-spanid", SLOT_OT_SID, F_OT), (b"ot-tracer-sampled", SLOT_OT_SAMPLED, F_OT),
+    (b"attributes", SLOT_NESTED, F_ALL), (b"messageattributes", SLOT_NESTED, F_ALL)],
     key=lambda entry: len(entry[0]))
 for _k, (_n, _s, _f) in enumerate(_BY_LENGTH):
     _set_name(_k, _n, _s, _f)
@@ -136,6 +139,7 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
     return SLOT_NONE
 
 
+@cython.auto_pickle(False)
 cdef class _Headers:
     """What one carrier holds of trace context, a value per slot; reused for every carrier of one call.
 
@@ -148,7 +152,7 @@ cdef class _Headers:
     cdef list more
     cdef int members, enabled, repeated, touched, nused
     cdef int used[NSLOTS]  # the slots set, for reset
-    cdef bint state_bad, pairs
+    cdef bint state_bad, pairs, nested
 
     def __cinit__(self, int enabled, int repeated):
         self.values = [None] * NSLOTS
@@ -156,6 +160,7 @@ cdef class _Headers:
         self.repeated = repeated
         self.touched = 0
         self.nused = 0
+        self.nested = False
 
     cdef inline void reset(self, bint pairs):
         cdef int k
@@ -194,9 +199,30 @@ cdef class _Headers:
                     self.see_slot(slot, <object>value)
         return 0
 
+    cdef int see_nested(self, object value) except -1:
+        """An SQS message as boto3 or a Lambda event delivers it: the mappings under its
+        `MessageAttributes` and `Attributes` (any case) are read as its headers, one level deep."""
+        if self.nested or isinstance(value, (str, bytes)) or not isinstance(value, Mapping):
+            return 0
+        cdef bint pairs = self.pairs
+        self.nested = True
+        self.pairs = False
+        try:
+            if type(value) is dict:
+                self.see_dict(<dict>value)
+            else:
+                for key, item in value.items():
+                    self.see(key, item)
+        finally:
+            self.nested = False
+            self.pairs = pairs
+        return 0
+
     @cython.boundscheck(False)
     @cython.wraparound(False)
     cdef int see_slot(self, int slot, object value) except -1:
+        if slot == SLOT_NESTED:
+            return self.see_nested(value)
         if not isinstance(value, (str, bytes)):
             if isinstance(value, Mapping):  # an SQS/SNS message attribute
                 value = _attribute_value(value)

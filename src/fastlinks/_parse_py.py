@@ -93,6 +93,8 @@ _HEADERS = {  # each format's header names, lowercase; b3 and b3multi read the s
     "xray": ("x-amzn-trace-id", "awstraceheader"),
     "ottrace": ("ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled"),
 }
+_NESTED = "attributes"  # an SQS message's MessageAttributes or Attributes, read as its headers
+_NESTED_NAMES = ("attributes", "messageattributes")
 _BAD = object()  # a header present but unusable: repeated where that voids it, or neither str nor bytes
 _INVALID = (0, 0, 0)  # a format that puts an invalid context in place of what earlier ones found
 _B3_SAMPLED = frozenset(("1", "True", "true", "d"))
@@ -113,7 +115,10 @@ def _codes(formats, repeated):
     if not isinstance(repeated, str) or repeated not in REPEATED:
         raise ValueError(f"repeated must be one of {', '.join(REPEATED)}; got {repeated!r}")
     order = tuple("b3" if name == "b3multi" else name for name in formats)
-    return {header: header for name in order for header in _HEADERS[name]}, order
+    wanted = {header: header for name in order for header in _HEADERS[name]}
+    if order:
+        wanted.update(dict.fromkeys(_NESTED_NAMES, _NESTED))
+    return wanted, order
 
 
 def _name(key, wanted):
@@ -290,6 +295,25 @@ def _pairs(carrier, i):
     )
 
 
+def _items(pairs, is_pairs, wanted, i):
+    """(name, value, from a list of pairs) for each header a format in use reads; the mappings
+    under an SQS message's MessageAttributes and Attributes, one level deep, as its headers."""
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}")
+        key, value = pair
+        name = None if value is None else _name(key, wanted)
+        if name is None:
+            continue
+        if name != _NESTED:
+            yield name, value, is_pairs
+        elif isinstance(value, Mapping):
+            for inner_key, inner in value.items():
+                inner_name = None if inner is None else _name(inner_key, wanted)
+                if inner_name is not None and inner_name != _NESTED:
+                    yield inner_name, inner, False
+
+
 def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     wanted, order = _codes(formats, repeated)
     carriers = list(carriers)
@@ -302,15 +326,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
         tracestates: list[str] = []
         members = 0
         state_bad = False
-        for pair in pairs:
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"carriers[{i}]: header items must be (key, value) pairs, got {type(pair).__name__}")
-            key, value = pair
-            if value is None:
-                continue
-            name = _name(key, wanted)
-            if name is None:
-                continue
+        for name, value, in_pairs in _items(pairs, is_pairs, wanted, i):
             if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS attribute
                 value = _attribute_value(value)
                 if value is None:
@@ -326,7 +342,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
                 value = _BAD
             if name not in values:
                 values[name] = value
-            elif not is_pairs or repeated == "invalid":  # a mapping's case variants are never a choice
+            elif not in_pairs or repeated == "invalid":  # a mapping's case variants are never a choice
                 values[name] = _BAD
             elif repeated == "last":
                 values[name] = value

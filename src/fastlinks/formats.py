@@ -124,6 +124,7 @@ class _HeadersGetter(Getter[Mapping[str, list[str]]]):
 
 
 _GETTER = _HeadersGetter()
+_NESTED = ("attributes", "messageattributes")  # an SQS message's attribute mappings, read as its headers
 
 
 def _text(value: Any) -> str | None:
@@ -159,9 +160,14 @@ def _headers(carrier: Any, index: int, repeated: Repeated) -> dict[str, list[str
     for pair in pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"carriers[{index}]: header items must be (key, value) pairs, got {type(pair).__name__}")
-        key, value = _text(pair[0]), _text(pair[1])
-        if key is not None and value is not None:
-            out.setdefault(key.lower(), []).append(value)
+        key = _text(pair[0])
+        if key is not None and key.lower() in _NESTED and isinstance(pair[1], Mapping):  # a whole SQS message
+            items = [(_text(k), _text(v)) for k, v in pair[1].items()]
+        else:
+            items = [(key, _text(pair[1]))]
+        for name, value in items:
+            if name is not None and value is not None and name.lower() not in _NESTED:
+                out.setdefault(name.lower(), []).append(value)
     for name, values in list(out.items()):
         if len(values) > 1 and name != "tracestate":
             if not isinstance(carrier, (list, tuple)) or repeated == "invalid":
