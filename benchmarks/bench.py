@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 from _attacks import colliding_ids  # tests/_attacks.py: on sys.path through benchmarks/conftest.py or run.py
 from contenders import CAP, careful_links, careful_select, numpy_links, numpy_select, propagator_links
+from matrix import MATRIX_SIZES, WORKLOADS
+from matrix import build as matrix_case
+from matrix import stage as matrix_stage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -255,6 +258,13 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
     out += [_case("export", c, CAP, _export) for c in ("stock", *ours)]
     out += [_case(OVERHEAD, c, n, _overhead) for n in OVERHEAD_LINKS for c in ("stock", *ours)]
     out += [_case(SPILL, c, n, _keep_all) for n in SPILL_SIZES if n in sizes for c in ("stock", *ours)]
+    for fmt, state, attrs in WORKLOADS:  # the ingest matrix: A and E in every shape of workload
+        name = matrix_stage(fmt, state, attrs)
+        for n in (n for n in MATRIX_SIZES if n in sizes):
+            out += [
+                Case(name, c, n, lambda c=c, n=n, w=(fmt, state, attrs): matrix_case(*w, c, n))
+                for c in ("A", "E" if _compiled() else "D")
+            ]
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench import CAP, CONTENDERS, OVERHEAD, OVERHEAD_LINKS, SIZES, SPILL, SPILL_SIZES
+from matrix import GOALS, MATRIX_SIZES, WORKLOADS
+from matrix import stage as matrix_stage
 
 
 def _time(seconds: float | None) -> str:
@@ -155,12 +157,38 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
             if n in sizes
         ],
     )
+    lines += matrix_table(results, sizes)
     lines += ["", "**memory** per candidate link (tracemalloc, 10,000 links, no per-row attributes)", ""]
     lines += _table(["LinkSet", "Link objects"], [[f"{memory['LinkSet']:.1f} B", f"{memory['Link objects']:.0f} B"]])
     lines += ["", "**targets**", ""]
     for label, value, goal, met in targets(results, memory, sizes):
         lines.append(f"- {'met' if met else 'MISSED'}: {label}: {value} (target {goal})")
     return lines
+
+
+def matrix_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> list[str]:
+    """The ingest matrix: a row per workload shape, A, E and E vs A at each size."""
+    shown = [n for n in MATRIX_SIZES if n in sizes]
+    lines = [
+        "",
+        "**ingest matrix**: the ingest stage in every shape of batch (`benchmarks/matrix.py`): W3C or B3 "
+        "multi-header contexts, a per-trace `tracestate` on no header or on every one, link attributes shared "
+        "(`messaging.system`) or per link as well (`messaging.message.id`); A is that format's official "
+        "propagator per message and one `Link` each with the same attributes",
+        "",
+    ]
+    header = ["headers", "tracestate", "attributes"]
+    for n in shown:
+        header += [f"A {n:,}", f"E {n:,}", f"E vs A {n:,}"]
+    rows = []
+    for fmt, state, attrs in WORKLOADS:
+        name = matrix_stage(fmt, state, attrs)
+        row = ["W3C" if fmt == "tracecontext" else "B3 multi", "all" if state else "none", attrs]
+        for n in shown:
+            a, e = results.get(f"{name}-A-{n}"), results.get(f"{name}-E-{n}")
+            row += [_time(a), _time(e), f"{a / e:,.1f}×" if a and e else "—"]
+        rows.append(row)
+    return lines + _table(header, rows)
 
 
 def targets(
@@ -181,6 +209,16 @@ def targets(
     for n, goal in ((500, 50), (2000, 100), (10_000, 100)):
         if n in sizes:
             ratio_target(f"ingest E vs A at {n:,}", f"ingest-A-{n}", f"ingest-E-{n}", goal)
+    for n in (n for n in MATRIX_SIZES if n in sizes):
+        cells = []
+        for fmt, state, attrs in WORKLOADS:
+            a, e = t(f"{matrix_stage(fmt, state, attrs)}-A-{n}"), t(f"{matrix_stage(fmt, state, attrs)}-E-{n}")
+            if a and e:
+                cells.append((a / e, matrix_stage(fmt, state, attrs)))
+        if cells:
+            worst, where = min(cells)
+            label = f"ingest matrix E vs A at {n:,}, worst cell ({where.removeprefix('matrix ')})"
+            out.append((label, f"{worst:.1f}×", f"≥ {GOALS[n]}×", worst >= GOALS[n]))
     parse_compact = t("parse+compact-E-10000")
     if 10_000 in sizes and parse_compact:
         per = parse_compact / 10_000 * 1e6

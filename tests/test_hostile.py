@@ -76,3 +76,33 @@ def test_keep_invalid_reads_a_shared_huge_tracestate_once(impl):
     policy = LinkPolicy(keep_invalid_with_attributes=True)
     assert len(hostile.compact(policy)) == len(ordinary.compact(policy)) == 64
     assert best_of(lambda: hostile.compact(policy)) < RATIO * best_of(lambda: ordinary.compact(policy))
+
+
+FORMATS = ["tracecontext", "b3multi", "jaeger", "xray", "ottrace"]
+
+
+def _shaped(size: int) -> list[dict[str, str]]:
+    """Header values of about `size` characters shaped to stress each parser: separators everywhere,
+    huge hex fields, and the Python-level int() the jaeger and xray propagators use."""
+    return [
+        {"b3": "-" * size},
+        {"b3": "a" * size + "-" + "b" * 16},
+        {"uber-trace-id": ":" * size},
+        {"uber-trace-id": "0" * size + "1:2:0:1"},  # int(text, 16) on `size` digits: linear in base 16
+        {"uber-trace-id": "f" * size + ":2:0:1"},  # out of range: an invalid context
+        {"X-Amzn-Trace-Id": ";" * size},
+        {"X-Amzn-Trace-Id": "Parent=53995c3f42cd8ad8;" * (size // 24)},
+        {"X-Amzn-Trace-Id": "Root=" + "=" * size},
+        {"ot-tracer-traceid": "a" * size, "ot-tracer-spanid": "1"},
+        {"x-b3-traceid": "A" * size, "x-b3-spanid": "1" * size, "x-b3-sampled": "1" * size},
+    ]
+
+
+def test_every_format_reads_huge_values_in_linear_time(impl):
+    """Eight times the bytes may cost about eight times the time (a quadratic parser: 64 times)."""
+    small, large = _shaped(125_000), _shaped(1_000_000)
+    links = LinkSet.from_carriers(large, formats=FORMATS)
+    assert links.valid.tolist() == [False, False, False, True, False, False, False, False, False, False]
+    assert best_of(lambda: LinkSet.from_carriers(large, formats=FORMATS)) < 2 * 8 * best_of(
+        lambda: LinkSet.from_carriers(small, formats=FORMATS)
+    )
