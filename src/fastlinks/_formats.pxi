@@ -69,7 +69,7 @@ cdef inline int _ids_state(uint8_t* tid, uint8_t* sid) noexcept nogil:
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _b3(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """opentelemetry-propagator-b3: the single `b3` header when set, else the x-b3-* headers;
     IDs of 16 or 32 (trace) and 16 (span) hex digits in either case; all-zero IDs give INVALID."""
     cdef int kind = 1, skind = 1
@@ -80,7 +80,7 @@ cdef int _b3(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef const void* vdata = NULL
     cdef Py_ssize_t vn = 0, j
     cdef bint sampled, ok
-    single = values[SLOT_B3]
+    single = h.get(SLOT_B3)
     if single is _BAD:
         return ABSENT
     if _view(single, &kind, &data, &n) and n > 0:
@@ -101,14 +101,14 @@ cdef int _b3(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
         skind, sdata = kind, data
     else:
         for slot in range(SLOT_B3_TID, SLOT_B3_FLAGS + 1):
-            if values[slot] is _BAD:
+            if h.get(slot) is _BAD:
                 return ABSENT
-        if not _view(values[SLOT_B3_TID], &kind, &data, &tn) or not _view(values[SLOT_B3_SID], &skind, &sdata, &snn):
+        if not _view(h.get(SLOT_B3_TID), &kind, &data, &tn) or not _view(h.get(SLOT_B3_SID), &skind, &sdata, &snn):
             return ABSENT
         sampled = False
-        if _view(values[SLOT_B3_SAMPLED], &vkind, &vdata, &vn) and vn > 0:
+        if _view(h.get(SLOT_B3_SAMPLED), &vkind, &vdata, &vn) and vn > 0:
             sampled = _b3_sampled(vkind, vdata, 0, vn)
-        if not sampled and _view(values[SLOT_B3_FLAGS], &vkind, &vdata, &vn):
+        if not sampled and _view(h.get(SLOT_B3_FLAGS), &vkind, &vdata, &vn):
             sampled = _equals(vkind, vdata, 0, vn, b"1")
     if (tn != 16 and tn != 32) or snn != 16:
         return ABSENT
@@ -130,23 +130,23 @@ cdef int _b3(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _ottrace(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _ottrace(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """opentelemetry-propagator-ot-trace: lowercase hex IDs of 1-32 and 1-16 digits, sampled "true";
     an all-zero ID leaves the context as it was."""
     cdef int kind = 1
     cdef const void* data = NULL
     cdef Py_ssize_t n = 0
-    if not _view(values[SLOT_OT_TID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
+    if not _view(h.get(SLOT_OT_TID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
         return ABSENT
-    if not _view(values[SLOT_OT_SID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
+    if not _view(h.get(SLOT_OT_SID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
         return ABSENT
-    flags[0] = _view(values[SLOT_OT_SAMPLED], &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
+    flags[0] = _view(h.get(SLOT_OT_SAMPLED), &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
     return VALID if _ids_state(tid, sid) == VALID else ABSENT
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _jaeger(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _jaeger(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """opentelemetry-propagator-jaeger: `trace:span:parent:flags`, IDs in hex without leading zeros.
     A zero ID leaves the context as it was; one out of range puts an invalid context in its place."""
     cdef int kind = 1
@@ -154,7 +154,7 @@ cdef int _jaeger(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef Py_ssize_t n = 0, j, c[3]
     cdef int colons = 0
     cdef uint8_t last[1]
-    value = values[SLOT_UBER]
+    value = h.get(SLOT_UBER)
     if not _view(value, &kind, &data, &n):
         return ABSENT
     for j in range(n):
@@ -247,11 +247,11 @@ cdef object _xray_text(str header):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _xray(list values, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _xray(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """X-Amzn-Trace-Id, else SQS's AWSTraceHeader system attribute, as the xray propagator reads it."""
-    value = values[SLOT_XRAY]
+    value = h.get(SLOT_XRAY)
     if value is None:
-        value = values[SLOT_AWS]
+        value = h.get(SLOT_AWS)
     if value is None or value is _BAD or not value:
         return ABSENT
     return _from_ints(_xray_text(_text(value)), tid, sid, flags)

@@ -139,6 +139,11 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
     return SLOT_NONE
 
 
+cdef extern from "Python.h":
+    void _incref "Py_INCREF"(PyObject*)
+    void _xdecref "Py_XDECREF"(PyObject*)
+
+
 @cython.auto_pickle(False)
 cdef class _Headers:
     """What one carrier holds of trace context, a value per slot; reused for every carrier of one call.
@@ -147,7 +152,7 @@ cdef class _Headers:
     case variants can repeat there). Repeated tracestate headers are collected and joined once;
     past MAX_MEMBERS non-blank ones the joined value could only parse to an empty trace state, so
     collecting stops there and the row gets none. Work stays linear in the headers' bytes."""
-    cdef list values
+    cdef PyObject* slots_[NSLOTS]  # each slot's value (a reference of its own), NULL when unset
     cdef object state  # the first tracestate value; any later ones go to `more`
     cdef list more
     cdef int members, enabled, repeated, touched, nused
@@ -155,17 +160,32 @@ cdef class _Headers:
     cdef bint state_bad, pairs, nested
 
     def __cinit__(self, int enabled, int repeated):
-        self.values = [None] * NSLOTS
+        memset(self.slots_, 0, sizeof(self.slots_))
         self.enabled = enabled
         self.repeated = repeated
         self.touched = 0
         self.nused = 0
         self.nested = False
 
+    def __dealloc__(self):
+        cdef int slot
+        for slot in range(NSLOTS):
+            _xdecref(self.slots_[slot])
+
+    cdef inline object get(self, int slot):
+        """A slot's value, or None."""
+        return None if self.slots_[slot] == NULL else <object>self.slots_[slot]
+
+    cdef inline void put(self, int slot, object value):
+        _incref(<PyObject*>value)
+        _xdecref(self.slots_[slot])
+        self.slots_[slot] = <PyObject*>value
+
     cdef inline void reset(self, bint pairs):
         cdef int k
         for k in range(self.nused):
-            self.values[self.used[k]] = None
+            _xdecref(self.slots_[self.used[k]])
+            self.slots_[self.used[k]] = NULL
         self.nused = 0
         self.touched = 0
         self.state = None
@@ -247,11 +267,11 @@ cdef class _Headers:
             self.touched |= 1 << slot
             self.used[self.nused] = slot
             self.nused += 1
-            self.values[slot] = value
+            self.put(slot, value)
         elif not self.pairs or self.repeated == VOID:  # a mapping's case variants are never a choice
-            self.values[slot] = _BAD
+            self.put(slot, _BAD)
         elif self.repeated == LAST:
-            self.values[slot] = value
+            self.put(slot, value)
         return 0
 
     cdef inline object tracestate(self):
@@ -261,7 +281,7 @@ cdef class _Headers:
         return self.state if self.more is None else ",".join(self.more)
 
     cdef inline int tracecontext(self, uint8_t* tid, uint8_t* sid, uint8_t* flags):
-        value = self.values[SLOT_TRACEPARENT]
+        value = self.get(SLOT_TRACEPARENT)
         if self.state_bad or value is None or value is _BAD:
             return ABSENT
         return VALID if _parse_value(value, tid, sid, flags) else ABSENT

@@ -233,12 +233,12 @@ cdef int _extract(_Headers h, int fmt, uint8_t* tid, uint8_t* sid, uint8_t* flag
     if fmt == F_W3C:
         return h.tracecontext(tid, sid, flags)
     if fmt == F_B3:
-        return _b3(h.values, tid, sid, flags)
+        return _b3(h, tid, sid, flags)
     if fmt == F_JAEGER:
-        return _jaeger(h.values, tid, sid, flags)
+        return _jaeger(h, tid, sid, flags)
     if fmt == F_XRAY:
-        return _xray(h.values, tid, sid, flags)
-    return _ottrace(h.values, tid, sid, flags)
+        return _xray(h, tid, sid, flags)
+    return _ottrace(h, tid, sid, flags)
 
 
 def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
