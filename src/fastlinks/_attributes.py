@@ -151,29 +151,42 @@ def take(columns: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
 
 
 def per_row(
-    shared: Mapping[str, Any], columns: Mapping[str, Any], rows: np.ndarray, limit: int | None
+    shared: Mapping[str, Any], columns: Mapping[str, Any], rows: np.ndarray | None, n: int, limit: int | None
 ) -> tuple[Mapping[str, Any] | list[Mapping[str, Any] | None] | None, list[int] | None]:
-    """What each link of `rows` gets as attributes, and how many it dropped over `limit`.
+    """What each link of `rows` (None: all `n`, in order) gets as attributes, and how many it
+    dropped over `limit`.
 
     Shared attributes come first. With no per-row column every link shares one read-only
     mapping, so materializing 128 links builds one mapping, not 128.
     """
-    k = len(rows)
+    k = n if rows is None else len(rows)
     if not columns:
         if not shared:
             return None, None
         kept = dict(list(shared.items())[:limit]) if limit is not None else shared
         dropped = len(shared) - len(kept)
         return MappingProxyType(dict(kept)), ([dropped] * k if dropped else None)
-    values = {
-        key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
-        for key, c in columns.items()
-    }
+    if rows is None:  # every row, in order: the columns as they are
+        values = {key: (c.tolist() if isinstance(c, np.ndarray) else c) for key, c in columns.items()}
+    else:
+        values = {
+            key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
+            for key, c in columns.items()
+        }
     if limit is None or len(shared) + len(values) <= limit:  # nothing can be over the cap: no count to keep
         if len(values) == 1:
             ((key, vals),) = values.items()
             alone = MappingProxyType(dict(shared)) if shared else None  # a row with no value: shared ones alone
-            return [alone if v is None else {**shared, key: v} for v in vals], None
+            template = dict(shared)
+            one: list[Mapping[str, Any] | None] = []
+            for v in vals:  # a copy of the shared dict per row: the cheapest way to a dict of one's own
+                if v is None:
+                    one.append(alone)
+                else:
+                    attrs = template.copy()
+                    attrs[key] = v
+                    one.append(attrs)
+            return one, None
         keys = list(values)
         rows_out: list[Mapping[str, Any] | None] = []
         for row in zip(*values.values(), strict=True):

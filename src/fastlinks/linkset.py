@@ -331,8 +331,7 @@ class LinkSet(Sequence[Link]):
             states = parse_tracestates(self.trace_states, picked)
         attrs, dropped = None, None
         if self._shared or self._per_row:
-            every = np.arange(len(self), dtype=np.int64) if rows is None else rows
-            attrs, dropped = _attributes.per_row(self._shared, self._per_row, every, self._attribute_limit)
+            attrs, dropped = _attributes.per_row(self._shared, self._per_row, rows, len(self), self._attribute_limit)
         return _kernels.materialize.make_links(
             self.trace_ids,
             self.span_ids,
