@@ -9,18 +9,19 @@ for _c in range(256):
     _HEXANY[_c] = _HEXVAL[_c] if _HEXVAL[_c] >= 0 else (_c - 55 if 65 <= _c <= 70 else -1)
 
 
-cdef inline bint _view(object value, int* kind, const void** data, Py_ssize_t* n):
-    """A usable str or bytes header value's characters; False for None or _BAD."""
-    if value is None or value is _BAD:
+cdef inline bint _view(PyObject* value, int* kind, const void** data, Py_ssize_t* n) noexcept:
+    """The characters of a slot's value (a str or bytes, read through the slot's reference);
+    False for an empty slot, None or _BAD."""
+    if value == NULL or value == <PyObject*>None or value == <PyObject*>_BAD:
         return False
-    if isinstance(value, str):
-        kind[0] = PyUnicode_KIND(value)
-        data[0] = PyUnicode_DATA(value)
-        n[0] = len(<str>value)
+    if PyUnicode_Check(value):
+        kind[0] = PyUnicode_KIND_PTR(value)
+        data[0] = PyUnicode_DATA_PTR(value)
+        n[0] = PyUnicode_GET_LENGTH(value)
     else:
         kind[0] = 1
-        data[0] = <const char*><bytes>value
-        n[0] = len(<bytes>value)
+        data[0] = PyBytes_AS_STRING(value)
+        n[0] = PyBytes_GET_SIZE(value)
     return True
 
 
@@ -80,8 +81,8 @@ cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef const void* vdata = NULL
     cdef Py_ssize_t vn = 0, j
     cdef bint sampled, ok
-    single = h.get(SLOT_B3)
-    if single is _BAD:
+    cdef PyObject* single = h.slots_[SLOT_B3]
+    if single == <PyObject*>_BAD:
         return ABSENT
     if _view(single, &kind, &data, &n) and n > 0:
         for j in range(n):
@@ -101,14 +102,14 @@ cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
         skind, sdata = kind, data
     else:
         for slot in range(SLOT_B3_TID, SLOT_B3_FLAGS + 1):
-            if h.get(slot) is _BAD:
+            if h.slots_[slot] == <PyObject*>_BAD:
                 return ABSENT
-        if not _view(h.get(SLOT_B3_TID), &kind, &data, &tn) or not _view(h.get(SLOT_B3_SID), &skind, &sdata, &snn):
+        if not _view(h.slots_[SLOT_B3_TID], &kind, &data, &tn) or not _view(h.slots_[SLOT_B3_SID], &skind, &sdata, &snn):
             return ABSENT
         sampled = False
-        if _view(h.get(SLOT_B3_SAMPLED), &vkind, &vdata, &vn) and vn > 0:
+        if _view(h.slots_[SLOT_B3_SAMPLED], &vkind, &vdata, &vn) and vn > 0:
             sampled = _b3_sampled(vkind, vdata, 0, vn)
-        if not sampled and _view(h.get(SLOT_B3_FLAGS), &vkind, &vdata, &vn):
+        if not sampled and _view(h.slots_[SLOT_B3_FLAGS], &vkind, &vdata, &vn):
             sampled = _equals(vkind, vdata, 0, vn, b"1")
     if (tn != 16 and tn != 32) or snn != 16:
         return ABSENT
@@ -136,11 +137,11 @@ cdef int _ottrace(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef int kind = 1
     cdef const void* data = NULL
     cdef Py_ssize_t n = 0
-    if not _view(h.get(SLOT_OT_TID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
+    if not _view(h.slots_[SLOT_OT_TID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
         return ABSENT
-    if not _view(h.get(SLOT_OT_SID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
+    if not _view(h.slots_[SLOT_OT_SID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
         return ABSENT
-    flags[0] = _view(h.get(SLOT_OT_SAMPLED), &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
+    flags[0] = _view(h.slots_[SLOT_OT_SAMPLED], &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
     return VALID if _ids_state(tid, sid) == VALID else ABSENT
 
 
@@ -155,7 +156,7 @@ cdef int _jaeger(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef int colons = 0
     cdef uint8_t last[1]
     value = h.get(SLOT_UBER)
-    if not _view(value, &kind, &data, &n):
+    if not _view(<PyObject*>value, &kind, &data, &n):
         return ABSENT
     for j in range(n):
         if _char(kind, data, j) == 58:

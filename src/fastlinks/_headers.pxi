@@ -215,7 +215,15 @@ cdef class _Headers:
                 if value == <PyObject*>None:
                     continue
                 slot = _slot(key, self.enabled)
-                if slot != SLOT_NONE:
+                if slot == SLOT_NONE:
+                    continue
+                if (slot < NSLOTS and not self.touched & (1 << slot)
+                        and (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value))):
+                    self.touched |= 1 << slot  # the common case, first seen and str or bytes, in line
+                    self.used[self.nused] = slot
+                    self.nused += 1
+                    self.put(slot, <object>value)
+                else:
                     self.see_slot(slot, <object>value)
         return 0
 

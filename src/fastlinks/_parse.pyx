@@ -31,6 +31,8 @@ cdef extern from "Python.h":
     int PyUnicode_KIND_PTR "PyUnicode_KIND"(PyObject*) noexcept
     void* PyUnicode_DATA_PTR "PyUnicode_DATA"(PyObject*) noexcept
     bint PyUnicode_Check(PyObject*) noexcept
+    bint PyUnicode_CheckExact(PyObject*) noexcept
+    bint PyBytes_CheckExact(PyObject*) noexcept
     Py_ssize_t PyUnicode_GET_LENGTH(PyObject*) noexcept
     bint PyBytes_Check(PyObject*) noexcept
     Py_ssize_t PyBytes_GET_SIZE(PyObject*) noexcept
