@@ -198,16 +198,40 @@ include "_headers.pxi"
 include "_formats.pxi"
 
 
-cdef inline object _only_traceparent(dict carrier):
-    """For a one-header dict: its value if the header is a traceparent, else None."""
+cdef object _OTHER = object()  # `_w3c_row`'s answer for a dict of any other shape
+
+
+cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """The common case, a dict as the W3C propagator's `inject` writes it: a traceparent and at most
+    a tracestate, both str or bytes. Parses the traceparent into the row and returns the trace
+    state (None when there is none or the row is invalid); `_OTHER` for a dict of any other shape,
+    which then takes the general path. Reads through borrowed references and runs no Python code
+    while the dict cannot change."""
     cdef Py_ssize_t pos = 0
     cdef PyObject* key
     cdef PyObject* value
-    cdef object found = None
+    cdef PyObject* traceparent = NULL
+    cdef PyObject* tracestate = NULL
+    cdef int slot
+    cdef Py_ssize_t k
     with cython.critical_section(carrier):
-        if PyDict_Next(carrier, &pos, &key, &value) and _is_traceparent(<object>key):
-            found = <object>value  # a new reference, taken while the dict cannot change
-    return found
+        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
+            if not PyDict_Next(carrier, &pos, &key, &value):
+                return _OTHER
+            if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
+                return _OTHER
+            slot = _slot(key, F_W3C)
+            if slot == SLOT_TRACEPARENT and traceparent == NULL:
+                traceparent = value
+            elif slot == SLOT_TRACESTATE and tracestate == NULL:
+                tracestate = value
+            else:
+                return _OTHER
+        if traceparent == NULL:
+            return _OTHER
+        if not _parse_value(<object>traceparent, tid, sid, flags) or tracestate == NULL:
+            return None
+        return _text(<object>tracestate)
 
 
 cdef enum:
@@ -266,10 +290,13 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef bint from_w3c
     for i in range(n):
         carrier = seq[i]
-        if w3c and type(carrier) is dict and PyDict_GET_SIZE(carrier) == 1:  # the common case: one header
-            value = _only_traceparent(<dict>carrier)
-            if value is not None and isinstance(value, (str, bytes)):
-                _parse_value(value, t + 16 * i, s + 8 * i, f + i)
+        if w3c and type(carrier) is dict and 0 < PyDict_GET_SIZE(carrier) <= 2:
+            state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
+            if state is not _OTHER:
+                if state is not None:
+                    if states is None:
+                        states = [None] * n
+                    states[i] = state
                 continue
         if carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes)) \
                 and not isinstance(carrier, Mapping):
