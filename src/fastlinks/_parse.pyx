@@ -220,7 +220,7 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
                 return _OTHER
             if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
                 return _OTHER
-            slot = _slot(key, F_W3C)
+            slot = SLOT_TRACEPARENT if _is_traceparent(key) else _slot(key, F_W3C)
             if slot == SLOT_TRACEPARENT and traceparent == NULL:
                 traceparent = value
             elif slot == SLOT_TRACESTATE and tracestate == NULL:
