@@ -177,14 +177,10 @@ class LinkSet(Sequence[Link]):
         formats: Iterable[str] | str | None = None,
         repeated: Repeated = "last",
     ) -> LinkSet:
-        """Links parsed from message carriers: mappings, (key, value) lists, client message objects
-        with `headers`, SQS/SNS attribute mappings (see the README's "Carriers and formats").
-
-        `formats` (names or ``"tracecontext,b3multi"``) defaults to what the global propagator reads;
-        header names match case-insensitively. A name repeated in a list of pairs takes the
-        `repeated` value ("last", the most recent hop; "first"; or "invalid"). A row without a
-        valid context is invalid (counted by `compact()`); a carrier of the wrong type raises
-        TypeError naming its index."""
+        """Links parsed from message carriers (mappings, (key, value) lists, client messages, SQS
+        messages: the README's "Carriers and formats") in `formats`, by default the global
+        propagator's; a name repeated in a list of pairs takes the `repeated` value. A row with no
+        valid context is invalid (counted by `compact()`); a bad carrier is a TypeError naming it."""
         carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
         return cls._with_attributes(read_carriers(carriers, formats, repeated), attributes)
 
