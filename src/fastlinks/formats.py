@@ -23,7 +23,7 @@ from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from . import _kernels
 from ._columns import Columns
 from ._otel_compat import FAST_CONTEXTS, composite_parts, log_once
-from ._parse_py import FORMATS, REPEATED  # the names both kernels take (b3 and b3multi read the same headers)
+from ._parse_py import _NESTED_NAMES, FORMATS, REPEATED, _attribute_value, _pairs
 
 Repeated = Literal["last", "first", "invalid"]
 """Which value of a header repeated in a list of pairs counts: the last (the most recent hop), the
@@ -124,53 +124,36 @@ class _HeadersGetter(Getter[Mapping[str, list[str]]]):
 
 
 _GETTER = _HeadersGetter()
-_NESTED = ("attributes", "messageattributes")  # an SQS message's attribute mappings, read as its headers
 
 
 def _text(value: Any) -> str | None:
     if isinstance(value, Mapping):  # an SQS/SNS message attribute
-        value = next((value[k] for k in ("StringValue", "stringValue", "Value", "BinaryValue") if k in value), None)
+        value = _attribute_value(value)
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return str.__str__(value) if isinstance(value, str) else None
 
 
 def _headers(carrier: Any, index: int, repeated: Repeated) -> dict[str, list[str]]:
-    """One carrier as lowercase name -> values, as the kernels read carriers: a name repeated in a
-    list of pairs follows `repeated`, in a mapping it is dropped; tracestate values are all kept."""
-    if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
-        headers = getattr(carrier, "headers", None)
-        if headers is None and not hasattr(carrier, "headers"):
-            raise TypeError(
-                f"carriers[{index}]: expected a mapping, a sequence of (key, value) pairs, None, or a message "
-                f"with headers, got {type(carrier).__name__}"
-            )
-        carrier = headers() if callable(headers) else headers
-    if carrier is None:
-        return {}
-    if isinstance(carrier, Mapping):
-        pairs: Iterable[Any] = carrier.items()
-    elif isinstance(carrier, (list, tuple)):
-        pairs = carrier
-    else:
-        raise TypeError(
-            f"carriers[{index}]: expected a mapping or a sequence of (key, value) pairs, got {type(carrier).__name__}"
-        )
+    """One carrier as lowercase name -> values, read as the kernels read carriers (the twin's own
+    carrier helpers): a name repeated in a list of pairs follows `repeated`, in a mapping it is
+    dropped; tracestate values are all kept."""
+    pairs, is_pairs = _pairs(carrier, index)
     out: dict[str, list[str]] = {}
     for pair in pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"carriers[{index}]: header items must be (key, value) pairs, got {type(pair).__name__}")
         key = _text(pair[0])
-        if key is not None and key.lower() in _NESTED and isinstance(pair[1], Mapping):  # a whole SQS message
+        if key is not None and key.lower() in _NESTED_NAMES and isinstance(pair[1], Mapping):  # a whole SQS message
             items = [(_text(k), _text(v)) for k, v in pair[1].items()]
         else:
             items = [(key, _text(pair[1]))]
         for name, value in items:
-            if name is not None and value is not None and name.lower() not in _NESTED:
+            if name is not None and value is not None and name.lower() not in _NESTED_NAMES:
                 out.setdefault(name.lower(), []).append(value)
     for name, values in list(out.items()):
         if len(values) > 1 and name != "tracestate":
-            if not isinstance(carrier, (list, tuple)) or repeated == "invalid":
+            if not is_pairs or repeated == "invalid":
                 del out[name]
             else:
                 out[name] = values[-1:] if repeated == "last" else values[:1]
