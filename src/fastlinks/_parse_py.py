@@ -137,11 +137,6 @@ def _as_text(value):
     return value.decode("latin-1") if isinstance(value, bytes) else str.__str__(value)
 
 
-def _hex(text: str, most: int) -> int | None:
-    """Plain hex digits (either case), at most `most` of them, as an int."""
-    return int(text, 16) if len(text) <= most and _HEX.fullmatch(text) else None
-
-
 def _context(trace_id: int, span_id: int, sampled: bool):
     """What a propagator puts in the context: a valid SpanContext's IDs and flag, else _INVALID."""
     if 0 < trace_id < 1 << 128 and 0 < span_id < 1 << 64:
