@@ -35,6 +35,43 @@ def test_header_shapes(impl):
     assert ls[3].context.trace_id == int(TID, 16)
 
 
+B3 = {"x-b3-traceid": TID, "x-b3-spanid": SID, "x-b3-sampled": "1"}
+DICT_SHAPES = [  # each a dict the compiled parser reads in one pass, or one it hands to its general path
+    {"traceparent": VALID, "tracestate": "a=1"},
+    {"traceparent": VALID, "content-type": "json", "x-b3-traceid": TID},  # headers no format asked for
+    {"traceparent": VALID, "TraceParent": OTHER},  # case variants: the header is void
+    {"tracestate": "a=1", "TRACESTATE": "b=2", "traceparent": VALID},  # repeated tracestate: joined
+    {"traceparent": None, "tracestate": "a=1"},
+    {"traceparent": VALID.encode(), "tracestate": b"a=1"},
+    {"traceparent": 55},
+    {"traceparent": {"StringValue": VALID}},  # an SQS attribute
+    {"MessageAttributes": {"traceparent": {"stringValue": VALID}}},
+    B3,
+    {**B3, "tracestate": "a=1", "traceparent": OTHER},
+    {**B3, "b3": f"{'1' * 32}-{'2' * 16}-0"},  # the single header wins
+    {**B3, "X-B3-SpanId": SID},
+    {**B3, "x-b3-sampled": None},
+    {**B3, "x-b3-flags": b"1", "x-b3-sampled": "0"},
+    {**B3, "x-b3-traceid": "0" * 32},  # b3's invalid context replaces an earlier one
+    {"ot-tracer-traceid": TID[16:], "ot-tracer-spanid": SID, "ot-tracer-sampled": "true", "traceparent": OTHER},
+]
+
+
+@pytest.mark.parametrize(
+    "formats",
+    [("tracecontext",), ("b3multi",), ("tracecontext", "b3multi"), ("b3", "tracecontext"), ("ottrace", "b3")],
+)
+def test_a_dict_reads_as_any_other_mapping_of_the_same_headers(impl, formats):
+    """The compiled parser reads plain dicts of str/bytes headers in one pass; every dict, whether
+    it takes that pass or not, gives what the same headers give as another kind of Mapping."""
+    as_dicts = impl.parse_carriers(DICT_SHAPES, formats)
+    as_mappings = impl.parse_carriers([MappingProxyType(d) for d in DICT_SHAPES], formats)
+    for a, b in zip(as_dicts[:4], as_mappings[:4], strict=True):
+        assert (a == b).all()
+    assert as_dicts[4] == as_mappings[4]
+    assert as_dicts[0].any()  # something was read
+
+
 @pytest.mark.parametrize(
     "repeated, expected", [("last", int("1" * 32, 16)), ("first", int(TID, 16)), ("invalid", None)]
 )

@@ -240,9 +240,50 @@ def test_w3c_sets_no_length_cap_on_tracestate(impl):
         ("", []),
     ],
 )
-def test_tracestate_rules_match_the_api_parser(header, expected):
+def test_tracestate_rules_match_the_api_parser(impl, header, expected):
     assert list(parse_tracestate(header).items()) == expected
     assert list(TraceState.from_header([_w3c_members(header)]).items()) == expected
+
+
+_KEY_CHARS = "az09_-*/@A=, \t"
+members = st.one_of(
+    st.builds(
+        "{}={}".format,
+        st.one_of(
+            st.sampled_from(["a", "k0", "vendor", "0a@b", "a@0", "a@b@c", "t@" + "s" * 14, "t@" + "s" * 15]),
+            st.sampled_from(["k" * 256, "k" * 257, "0" * 241 + "@s", "0" * 242 + "@s", "a@" + "b" * 14]),
+            st.text(_KEY_CHARS, min_size=0, max_size=6),
+        ),
+        st.one_of(
+            st.sampled_from(["1", " x", "x ", "a b", "v" * 256, "v" * 257, "~!", "=", "a=b", "é", "\x7f", "\t"]),
+            st.text(st.characters(min_codepoint=0, max_codepoint=0x80), max_size=6),
+        ),
+    ),
+    st.sampled_from(["", " ", "\t", "  \t "]),
+    st.text(_KEY_CHARS, max_size=8),
+)
+
+
+@given(parts=st.lists(members, max_size=36), pad=st.sampled_from(["", " ", "\t", " \t"]))
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_tracestates_read_as_the_api_parser_reads_them(impl, parts, pad):
+    """Generated headers, from valid ones to every kind of broken member, give what the API's own
+    parser gives (OWS around members stripped, as the W3C text says) on each kernel; a header
+    several rows share is parsed once and handed to each."""
+    header = (pad + "," + pad).join(parts)
+    expected = list(TraceState.from_header([_w3c_members(header)]).items())
+    states = impl.trace_states([header, None, header], [0, 1, 2, 0], True)
+    assert [list(s.items()) if s is not None else None for s in states] == [expected, None, expected, expected]
+    assert states[0] is states[2] is states[3]
+    slow = impl.trace_states([header], [0], False)[0]
+    assert list(slow.items()) == expected and type(slow) is TraceState
+    assert slow.to_header() == states[0].to_header()
+
+
+@pytest.mark.parametrize("header", [b"a=1", 1])
+def test_a_tracestate_header_that_is_not_str_is_refused(impl, header):
+    with pytest.raises(TypeError, match="tracestate header must be str"):
+        impl.trace_states([header], [0], True)
 
 
 def test_tracestate_is_read_only_for_a_valid_traceparent(impl):

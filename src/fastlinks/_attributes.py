@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -147,52 +148,43 @@ def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any],
 def take(columns: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
     """The columns restricted to `rows`, in that order."""
     picked = rows.tolist()
-    return {k: c[rows] if isinstance(c, np.ndarray) else [c[r] for r in picked] for k, c in columns.items()}
+    return {k: c[rows] if isinstance(c, np.ndarray) else _items(c, picked) for k, c in columns.items()}
+
+
+def _items(values: list[Any], picked: list[int]) -> list[Any]:
+    """`[values[r] for r in picked]`, in one C call when there are two or more."""
+    return list(itemgetter(*picked)(values)) if len(picked) > 1 else [values[r] for r in picked]
 
 
 def per_row(
     shared: Mapping[str, Any], columns: Mapping[str, Any], rows: np.ndarray | None, n: int, limit: int | None
-) -> tuple[Mapping[str, Any] | list[Mapping[str, Any] | None] | None, list[int] | None]:
-    """What each link of `rows` (None: all `n`, in order) gets as attributes, and how many it
-    dropped over `limit`.
+) -> tuple[
+    Mapping[str, Any] | list[Mapping[str, Any] | None] | None, list[tuple[str, list[Any]]] | None, list[int] | None
+]:
+    """What each link of `rows` (None: all `n`, in order) gets as attributes, for `make_links`:
+    (attributes, columns, dropped counts over `limit`).
 
     Shared attributes come first. With no per-row column every link shares one read-only
-    mapping, so materializing 128 links builds one mapping, not 128.
+    mapping, so materializing 128 links builds one mapping, not 128. With columns and nothing
+    over the limit, the kernel builds each link's dict from the shared dict and the columns'
+    values for `rows`; past the limit, a list of each link's attributes is built here.
     """
     k = n if rows is None else len(rows)
     if not columns:
         if not shared:
-            return None, None
+            return None, None, None
         kept = dict(list(shared.items())[:limit]) if limit is not None else shared
         dropped = len(shared) - len(kept)
-        return MappingProxyType(dict(kept)), ([dropped] * k if dropped else None)
+        return MappingProxyType(dict(kept)), None, ([dropped] * k if dropped else None)
     if rows is None:  # every row, in order: the columns as they are
         values = {key: (c.tolist() if isinstance(c, np.ndarray) else c) for key, c in columns.items()}
     else:
         values = {
-            key: (c[rows].tolist() if isinstance(c, np.ndarray) else [c[r] for r in rows.tolist()])
+            key: (c[rows].tolist() if isinstance(c, np.ndarray) else _items(c, rows.tolist()))
             for key, c in columns.items()
         }
     if limit is None or len(shared) + len(values) <= limit:  # nothing can be over the cap: no count to keep
-        if len(values) == 1:
-            ((key, vals),) = values.items()
-            alone = MappingProxyType(dict(shared)) if shared else None  # a row with no value: shared ones alone
-            template = dict(shared)
-            one: list[Mapping[str, Any] | None] = []
-            for v in vals:  # a copy of the shared dict per row: the cheapest way to a dict of one's own
-                if v is None:
-                    one.append(alone)
-                else:
-                    attrs = template.copy()
-                    attrs[key] = v
-                    one.append(attrs)
-            return one, None
-        keys = list(values)
-        rows_out: list[Mapping[str, Any] | None] = []
-        for row in zip(*values.values(), strict=True):
-            attrs = {**shared, **{k: v for k, v in zip(keys, row, strict=True) if v is not None}}
-            rows_out.append(attrs or None)
-        return rows_out, None
+        return dict(shared), list(values.items()), None
     out: list[Mapping[str, Any] | None] = []
     dropped_counts: list[int] = []
     for j in range(k):
@@ -207,7 +199,7 @@ def per_row(
             attrs = dict(list(attrs.items())[:limit])
         out.append(attrs or None)
         dropped_counts.append(dropped)
-    return out, (dropped_counts if any(dropped_counts) else None)
+    return out, None, (dropped_counts if any(dropped_counts) else None)
 
 
 def has_values(shared: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.ndarray:

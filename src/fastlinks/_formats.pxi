@@ -9,6 +9,12 @@ for _c in range(256):
     _HEXANY[_c] = _HEXVAL[_c] if _HEXVAL[_c] >= 0 else (_c - 55 if 65 <= _c <= 70 else -1)
 
 
+cdef inline PyObject* _at(PyObject** slots, int touched, int slot) noexcept nogil:
+    """A slot's value, or NULL when it was not set: `touched` has a bit per slot set, so the slots
+    need no clearing before each carrier."""
+    return slots[slot] if touched & (1 << slot) else NULL
+
+
 cdef inline bint _view(PyObject* value, int* kind, const void** data, Py_ssize_t* n) noexcept:
     """The characters of a slot's value (a str or bytes, read through the slot's reference);
     False for an empty slot, None or _BAD."""
@@ -70,9 +76,10 @@ cdef inline int _ids_state(uint8_t* tid, uint8_t* sid) noexcept nogil:
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
     """opentelemetry-propagator-b3: the single `b3` header when set, else the x-b3-* headers;
-    IDs of 16 or 32 (trace) and 16 (span) hex digits in either case; all-zero IDs give INVALID."""
+    IDs of 16 or 32 (trace) and 16 (span) hex digits in either case; all-zero IDs give INVALID.
+    Reads the slots' values (`_Headers.slots_` or `_dict_row`'s borrowed ones) through `_at`; `bad` has a bit for each slot holding `_BAD` and runs no Python code."""
     cdef int kind = 1, skind = 1
     cdef const void* data = NULL
     cdef const void* sdata = NULL
@@ -81,8 +88,8 @@ cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef const void* vdata = NULL
     cdef Py_ssize_t vn = 0, j
     cdef bint sampled, ok
-    cdef PyObject* single = h.slots_[SLOT_B3]
-    if single == <PyObject*>_BAD:
+    cdef PyObject* single = _at(slots, touched, SLOT_B3)
+    if bad & (1 << SLOT_B3):
         return ABSENT
     if _view(single, &kind, &data, &n) and n > 0:
         for j in range(n):
@@ -101,15 +108,14 @@ cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
             sampled = _b3_sampled(kind, data, d[1] + 1, (d[2] if dashes > 2 else n) - d[1] - 1)
         skind, sdata = kind, data
     else:
-        for slot in range(SLOT_B3_TID, SLOT_B3_FLAGS + 1):
-            if h.slots_[slot] == <PyObject*>_BAD:
-                return ABSENT
-        if not _view(h.slots_[SLOT_B3_TID], &kind, &data, &tn) or not _view(h.slots_[SLOT_B3_SID], &skind, &sdata, &snn):
+        if bad & ((1 << SLOT_B3_TID) | (1 << SLOT_B3_SID) | (1 << SLOT_B3_SAMPLED) | (1 << SLOT_B3_FLAGS)):
+            return ABSENT
+        if not _view(_at(slots, touched, SLOT_B3_TID), &kind, &data, &tn) or not _view(_at(slots, touched, SLOT_B3_SID), &skind, &sdata, &snn):
             return ABSENT
         sampled = False
-        if _view(h.slots_[SLOT_B3_SAMPLED], &vkind, &vdata, &vn) and vn > 0:
+        if _view(_at(slots, touched, SLOT_B3_SAMPLED), &vkind, &vdata, &vn) and vn > 0:
             sampled = _b3_sampled(vkind, vdata, 0, vn)
-        if not sampled and _view(h.slots_[SLOT_B3_FLAGS], &vkind, &vdata, &vn):
+        if not sampled and _view(_at(slots, touched, SLOT_B3_FLAGS), &vkind, &vdata, &vn):
             sampled = _equals(vkind, vdata, 0, vn, b"1")
     if (tn != 16 and tn != 32) or snn != 16:
         return ABSENT
@@ -131,17 +137,17 @@ cdef int _b3(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _ottrace(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+cdef int _ottrace(PyObject** slots, int touched, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
     """opentelemetry-propagator-ot-trace: lowercase hex IDs of 1-32 and 1-16 digits, sampled "true";
-    an all-zero ID leaves the context as it was."""
+    an all-zero ID leaves the context as it was. Runs no Python code, as `_b3`."""
     cdef int kind = 1
     cdef const void* data = NULL
     cdef Py_ssize_t n = 0
-    if not _view(h.slots_[SLOT_OT_TID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
+    if not _view(_at(slots, touched, SLOT_OT_TID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, tid, 16, True):
         return ABSENT
-    if not _view(h.slots_[SLOT_OT_SID], &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
+    if not _view(_at(slots, touched, SLOT_OT_SID), &kind, &data, &n) or not _hex_into(kind, data, 0, n, sid, 8, True):
         return ABSENT
-    flags[0] = _view(h.slots_[SLOT_OT_SAMPLED], &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
+    flags[0] = _view(_at(slots, touched, SLOT_OT_SAMPLED), &kind, &data, &n) and _equals(kind, data, 0, n, b"true")
     return VALID if _ids_state(tid, sid) == VALID else ABSENT
 
 

@@ -73,7 +73,7 @@ cdef enum:
     NAME_MAX = 17  # the longest, ot-tracer-traceid
 
 cdef _Name _NAMES[NNAMES]
-cdef int _FIRST[NAME_MAX + 1]  # the names of each length are _NAMES[_FIRST[n]:_FIRST[n + 1]]
+cdef int _FIRST[NAME_MAX + 2]  # the names of each length are _NAMES[_FIRST[n]:_FIRST[n + 1]]
 
 
 cdef inline void _windows(const uint8_t* p, Py_ssize_t n, uint64_t* w) noexcept nogil:
@@ -105,7 +105,7 @@ _BY_LENGTH = sorted([  # every name but "b3", by length
     key=lambda entry: len(entry[0]))
 for _k, (_n, _s, _f) in enumerate(_BY_LENGTH):
     _set_name(_k, _n, _s, _f)
-for _c in range(NAME_MAX + 1):
+for _c in range(NAME_MAX + 2):
     _FIRST[_c] = sum(1 for _entry in _BY_LENGTH if len(_entry[0]) < _c)
 del _BY_LENGTH
 
@@ -115,8 +115,6 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
     reads the key through a borrowed reference and runs no Python code."""
     cdef const uint8_t* p
     cdef Py_ssize_t n
-    cdef int k, end
-    cdef uint64_t w[3]
     if PyUnicode_Check(key):
         n = PyUnicode_GET_LENGTH(key)
         if (n < NAME_MIN and n != 2) or n > NAME_MAX or PyUnicode_KIND_PTR(key) != 1:
@@ -131,12 +129,14 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
         return SLOT_NONE
     if n == 2:
         return SLOT_B3 if enabled & F_B3 and (p[0] | 0x20) == 98 and p[1] == 51 else SLOT_NONE  # "b3"
-    _windows(p, n, w)
-    end = _FIRST[n + 1] if n < NAME_MAX else NNAMES
-    for k in range(_FIRST[n], end):
-        if (enabled & _NAMES[k].fmt and (w[0] | _NAMES[k].fold[0]) == _NAMES[k].word[0]
-                and (w[1] | _NAMES[k].fold[1]) == _NAMES[k].word[1] and (w[2] | _NAMES[k].fold[2]) == _NAMES[k].word[2]):
-            return _NAMES[k].slot
+    cdef uint64_t head = fl_le64(p), tail = fl_le64(p + n - 8)
+    cdef const _Name* name = &_NAMES[_FIRST[n]]
+    cdef const _Name* end = &_NAMES[_FIRST[n + 1]]
+    while name < end:  # at most three names share a length
+        if ((head | name.fold[0]) == name.word[0] and (tail | name.fold[1]) == name.word[1]
+                and (n <= 16 or (fl_le64(p + 8) | name.fold[2]) == name.word[2]) and enabled & name.fmt):
+            return name.slot
+        name += 1
     return SLOT_NONE
 
 
@@ -173,16 +173,24 @@ cdef class _Headers:
         for slot in range(NSLOTS):
             _xdecref(self.slots_[slot])
 
+    cdef inline int bad(self) noexcept:
+        """A bit for each slot holding _BAD."""
+        cdef int k, mask = 0
+        for k in range(self.nused):
+            if self.slots_[self.used[k]] == <PyObject*>_BAD:
+                mask |= 1 << self.used[k]
+        return mask
+
     cdef inline object get(self, int slot):
         """A slot's value, or None."""
         return None if self.slots_[slot] == NULL else <object>self.slots_[slot]
 
-    cdef inline void put(self, int slot, object value):
+    cdef inline void put(self, int slot, object value) noexcept:
         _incref(<PyObject*>value)
         _xdecref(self.slots_[slot])
         self.slots_[slot] = <PyObject*>value
 
-    cdef inline void reset(self, bint pairs):
+    cdef inline void reset(self, bint pairs) noexcept:
         cdef int k
         for k in range(self.nused):
             _xdecref(self.slots_[self.used[k]])

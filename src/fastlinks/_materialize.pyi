@@ -1,6 +1,6 @@
 """Types of the materialization kernels: `_materialize.pyx` and its pure twin `_materialize_py.py`."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -23,15 +23,26 @@ def make_links(
     rows: npt.NDArray[np.int64] | None,
     trace_states: list[TraceState | None] | None,
     attributes: list[Mapping[str, object] | None] | Mapping[str, object] | None,
+    columns: list[tuple[str, list[object]]] | None,
     dropped_attributes: list[int] | None,
     link_type: type[Link],
     stats: object,
     fast: bool,
 ) -> list[Link]:
     """One Link per row in `rows` (None: every row); per-row lists are aligned with `rows`.
-    `link_type` defaults `_attributes`, `_stats` and `_dropped_attributes` as class attributes:
-    they are only set on a link when given. `fast` builds contexts and links field by field
-    (only when `_otel_compat` found the SDK's layout); otherwise through their constructors."""
+    `attributes` is every link's mapping, or a list of each link's; with `columns` (key, values)
+    it is a dict of shared attributes each link's own dict starts from, its values that are not
+    None added (a link left with none gets None). A `link_type` whose four fields are slots
+    (LinkSetLink) has them all set; otherwise `_stats` and `_dropped_attributes` are only set
+    when given. `fast` builds contexts and links field by field (only when `_otel_compat` found
+    the SDK's layout); otherwise through their constructors."""
+
+def trace_states(headers: list[str | None], rows: Iterable[int], fast: bool) -> list[TraceState | None]:
+    """A TraceState for `headers[r]` of each row (None stays None), as the W3C rules read it:
+    empty when the header breaks them (a bad or repeated member, more than 32 members). A header
+    several rows share is parsed once; the work stays linear in the header's length. `fast`
+    builds each TraceState around its dict of members (only when `_otel_compat` found that
+    layout); otherwise through its constructor."""
 
 def format_traceparents(trace_ids: _U8, span_ids: _U8, trace_flags: _U8) -> list[str]:
     """Render each row as a version-00 traceparent."""

@@ -8,7 +8,7 @@ and links are built field by field; otherwise through their constructors.
 """
 from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memchr, memcpy, memset
 
 cimport numpy as cnp
 
@@ -32,6 +32,10 @@ cdef enum:
     TP_LEN = 55  # len("00-" + 32 hex + "-" + 16 hex + "-" + 2 hex)
 
 cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
+    object PyUnicode_New(Py_ssize_t, unsigned int)
+    PyObject* PyDict_SetDefault(object, object, object) except NULL  # a borrowed reference
     object PyLong_FromUnsignedLongLong(unsigned long long)
     object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
     void PyTuple_SET_ITEM(object, Py_ssize_t, object)
@@ -127,26 +131,70 @@ cdef inline object _span_context(object tid, object sid, bint remote, object fla
     return ctx
 
 
-def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes,
+cdef extern from "Python.h":
+    ctypedef int (*descrsetfunc)(PyObject*, PyObject*, PyObject*) except -1
+    ctypedef struct _Type "PyTypeObject":
+        descrsetfunc tp_descr_set
+    PyTypeObject* _type_of "Py_TYPE"(PyObject*)
+    object PyDict_Copy(object)
+    int PyDict_SetItem(object, object, object) except -1
+    Py_ssize_t PyDict_GET_SIZE(object)
+
+cdef tuple _LINK_FIELDS = ("_context", "_attributes", "_stats", "_dropped_attributes")
+cdef object _ZERO = 0
+cdef object _MEMBER_DESCRIPTOR = type(type("_Slots", (), {"__slots__": ("x",)}).__dict__["x"])
+
+
+cdef inline bint _slotted(object link_type, PyObject** setters):
+    """True when `link_type` keeps every field of `_LINK_FIELDS` in a slot of its own (LinkSetLink
+    does): their member descriptors, whose setters store a field without a dictionary lookup."""
+    cdef int k
+    fields = link_type.__dict__
+    for k in range(4):
+        descr = fields.get(_LINK_FIELDS[k])
+        if descr is None or type(descr) is not _MEMBER_DESCRIPTOR:
+            return False
+        setters[k] = <PyObject*>descr
+    return True
+
+
+cdef inline void _put(PyObject* descr, object link, object value) except *:
+    (<_Type*>_type_of(descr)).tp_descr_set(descr, <PyObject*>link, <PyObject*>value)
+
+
+def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes, list columns,
                list dropped_attributes, link_type, stats, bint fast):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "make_links: trace_ids")
-    cdef Py_ssize_t j, r, k, n = _rows_of(trace_ids)
+    cdef Py_ssize_t j, r, k, c, n = _rows_of(trace_ids)
     cdef const uint8_t* s = _data(span_ids, n, 8, "make_links: span_ids")
     cdef const uint8_t* f = _data(trace_flags, n, 0, "make_links: trace_flags")
     cdef const uint8_t* remote = _data(is_remote, n, 0, "make_links: is_remote")
     cdef const int64_t* picked = NULL
     cdef uint64_t sid
-    cdef bint valid, per_row = isinstance(attributes, list)
+    cdef bint valid, per_row = isinstance(attributes, list), slotted
     cdef PyTypeObject* cls
+    cdef PyObject* setters[4]
+    cdef list keys = None, values = None
+    cdef Py_ssize_t ncolumns = 0
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
     fast = fast and _CONTEXT_IS_TUPLE
+    slotted = fast and _slotted(link_type, setters)
     cls = <PyTypeObject*>link_type
     if rows is None:
         k = n
     else:
         picked = _row_numbers(rows, "make_links")
         k = _rows_of(rows)
+    if columns is not None:
+        if per_row or not isinstance(attributes, dict):
+            raise TypeError("make_links: per-row columns need the shared attributes as a dict")
+        keys = [key for key, _ in columns]
+        values = [list(vals) for _, vals in columns]
+        ncolumns = len(keys)
+        for c in range(ncolumns):
+            if len(<list>values[c]) != k:
+                raise ValueError(f"make_links: column {keys[c]!r} has {len(<list>values[c])} values for {k} links")
     cdef list out = [None] * k
     for j in range(k):
         r = j if picked == NULL else picked[j]
@@ -156,22 +204,147 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
         valid = _nonzero(t + 16 * r, 16)
         tid = fl_int_from_be16(t + 16 * r) if valid else 0
-        row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
+        if columns is not None:  # the shared attributes, then this row's values that are not None
+            row_attributes = PyDict_Copy(attributes)
+            for c in range(ncolumns):
+                value = (<list>values[c])[j]
+                if value is not None:
+                    PyDict_SetItem(row_attributes, keys[c], value)
+            if PyDict_GET_SIZE(row_attributes) == 0:
+                row_attributes = None
+        else:
+            row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
+        dropped = _ZERO if dropped_attributes is None else dropped_attributes[j]
         if fast:
             ctx = _span_context(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state,
                                 valid and sid != 0)
             link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
+            if slotted:  # every slot set, straight through its descriptor
+                _put(setters[0], link, ctx)
+                _put(setters[1], link, row_attributes)
+                _put(setters[2], link, stats)
+                _put(setters[3], link, dropped)
+                out[j] = link
+                continue
             link._context = ctx
-            if row_attributes is not None:  # link_type's class attributes are the defaults for what is not set
-                link._attributes = row_attributes
+            link._attributes = row_attributes
         else:
             ctx = SpanContext(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state)
             link = link_type(ctx, row_attributes)
         if stats is not None:
             link._stats = stats
-        if dropped_attributes is not None and dropped_attributes[j]:
-            link._dropped_attributes = dropped_attributes[j]
+        if dropped:
+            link._dropped_attributes = dropped
         out[j] = link
+    return out
+
+
+# ---------------------------------------------------------------- trace state
+
+cdef enum:
+    MAX_MEMBERS = 32  # W3C: more list-members than this discards the whole tracestate
+
+
+cdef enum:  # what a character may be in a tracestate member, as bits of _CLASS
+    KEY = 1      # after a key's first character: a-z 0-9 _ - * /
+    VALUE = 2    # in a value: printable ASCII but "," and "="
+    LOWER = 4    # a-z: what a key (or a tenant key's system part) starts with
+    DIGIT = 8    # 0-9: what a tenant key may also start with
+
+cdef uint8_t _CLASS[256]
+for _c in range(256):
+    _CLASS[_c] = ((KEY if (97 <= _c <= 122 or 48 <= _c <= 57 or _c in b"_-*/") else 0)
+                  | (VALUE if 32 <= _c <= 126 and _c not in b",=" else 0)
+                  | (LOWER if 97 <= _c <= 122 else 0) | (DIGIT if 48 <= _c <= 57 else 0))
+
+
+cdef bint _valid_key(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """`[a-z][key chars]{0,255}`, or `[a-z0-9][key chars]{0,240}@[a-z][key chars]{0,13}`."""
+    cdef Py_ssize_t j, at = -1
+    cdef uint8_t ok = KEY
+    for j in range(n):
+        if p[j] == 64 and at < 0:  # "@": a multi-tenant key, once
+            at = j
+        else:
+            ok &= _CLASS[p[j]]
+    if not ok:
+        return False
+    if at < 0:
+        return n <= 256 and _CLASS[p[0]] & LOWER
+    return 1 <= at <= 241 and 1 <= n - at - 1 <= 14 and _CLASS[p[0]] & (LOWER | DIGIT) and _CLASS[p[at + 1]] & LOWER
+
+
+cdef bint _valid_value(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """1 to 256 printable ASCII characters but `,` and `=`, the last not a space."""
+    cdef Py_ssize_t j
+    cdef uint8_t ok = VALUE
+    if not 1 <= n <= 256 or p[n - 1] == 32:
+        return False
+    for j in range(n):
+        ok &= _CLASS[p[j]]
+    return ok != 0
+
+
+cdef inline str _ascii(const uint8_t* p, Py_ssize_t n):
+    """A str of n ASCII characters (already checked), copied in one step."""
+    text = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(text), p, n)
+    return <str>text
+
+
+cdef object _trace_state(object header, bint fast):
+    """One header's TraceState, as the twin's regular expressions read it: members are the runs
+    from a character that is not `,`, space or tab to the next comma, trailing spaces and tabs
+    cut; a bad or repeated member, or a 33rd, gives the empty TraceState at once (so the work
+    is linear in the header, however long)."""
+    if not isinstance(header, str):
+        raise TypeError(f"trace_states: a tracestate header must be str, got {type(header).__name__}")
+    if PyUnicode_KIND(header) != 1:
+        return DEFAULT_TRACE_STATE  # a character past U+00FF is in some member, and no member may hold it
+    cdef const uint8_t* p = <const uint8_t*>PyUnicode_DATA(header)
+    cdef Py_ssize_t i = 0, j, end, eq, n = len(<str>header)
+    cdef const uint8_t* found
+    cdef dict members = {}
+    while i < n:
+        if p[i] == 44 or p[i] == 32 or p[i] == 9:
+            i += 1
+            continue
+        found = <const uint8_t*>memchr(p + i, 44, n - i)
+        j = n if found == NULL else found - p
+        end = j
+        while p[end - 1] == 32 or p[end - 1] == 9:
+            end -= 1  # the run starts with another character, so this stops there
+        found = <const uint8_t*>memchr(p + i, 61, end - i)
+        if found == NULL or len(members) == MAX_MEMBERS:
+            return DEFAULT_TRACE_STATE
+        eq = found - p
+        if eq == i or not _valid_key(p + i, eq - i) or not _valid_value(p + eq + 1, end - eq - 1):
+            return DEFAULT_TRACE_STATE
+        value = _ascii(p + eq + 1, end - eq - 1)
+        if PyDict_SetDefault(members, _ascii(p + i, eq - i), value) != <PyObject*>value:
+            return DEFAULT_TRACE_STATE  # a repeated key
+        i = j
+    if not members:
+        return DEFAULT_TRACE_STATE
+    if not fast:
+        return TraceState(list(members.items()))
+    state = (<PyTypeObject*>TraceState).tp_new(TraceState, <PyObject*>_NO_ARGS, NULL)  # object.__new__
+    state._dict = members
+    return state
+
+
+def trace_states(list headers, rows, bint fast):
+    cdef dict parsed = {}
+    cdef list out = []
+    for r in rows:
+        raw = headers[r]
+        if raw is None:
+            out.append(None)
+            continue
+        state = parsed.get(raw)
+        if state is None:
+            state = parsed[raw] = _trace_state(raw, fast)
+        out.append(state)
     return out
 
 

@@ -6,11 +6,12 @@ FASTLINKS_NO_EXTENSIONS=1 is set, and as the reference the compiled one is teste
 
 from __future__ import annotations
 
+import re
 from operator import index as _index
 
 import numpy as np
 from opentelemetry.trace import Link, SpanContext, TraceFlags
-from opentelemetry.trace.span import TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 
 from ._columns import Columns, _frozen, empty_columns
 
@@ -60,6 +61,7 @@ def make_links(
     rows,
     trace_states,
     attributes,
+    columns,
     dropped_attributes,
     link_type,
     stats,
@@ -69,6 +71,13 @@ def make_links(
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
     per_row = isinstance(attributes, list)
+    k = n if rows is None else len(rows)
+    if columns is not None:
+        if per_row or not isinstance(attributes, dict):
+            raise TypeError("make_links: per-row columns need the shared attributes as a dict")
+        for key, values in columns:
+            if len(values) != k:
+                raise ValueError(f"make_links: column {key!r} has {len(values)} values for {k} links")
     out = []
     for j, r in enumerate(range(n) if rows is None else rows.tolist()):
         if not 0 <= r < n:
@@ -80,7 +89,13 @@ def make_links(
             TraceFlags(int(trace_flags[r])),
             None if trace_states is None else trace_states[j],
         )
-        link = link_type(context, attributes[j] if per_row else attributes)
+        if columns is not None:  # the shared attributes, then this row's values that are not None
+            row = dict(attributes)
+            row.update((key, values[j]) for key, values in columns if values[j] is not None)
+            row_attributes = row or None
+        else:
+            row_attributes = attributes[j] if per_row else attributes
+        link = link_type(context, row_attributes)
         if stats is not None:
             link._stats = stats
         if dropped_attributes is not None and dropped_attributes[j]:
@@ -98,3 +113,42 @@ def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
 
 def value_types(values):
     return frozenset(map(type, values))
+
+
+MAX_MEMBERS = 32  # W3C: more list-members than this discards the whole tracestate
+
+# The W3C grammar, as the OpenTelemetry API spells it (opentelemetry.trace.span).
+_KEY = r"[a-z][_0-9a-z\-\*\/]{0,255}|[a-z0-9][_0-9a-z\-\*\/]{0,240}@[a-z][_0-9a-z\-\*\/]{0,13}"
+_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+_MEMBER = re.compile(f"({_KEY})=({_VALUE})")
+_MEMBER_RUN = re.compile(r"[^,\x20\t][^,]*")  # a member: from its first non-OWS character to the next comma
+
+
+def _trace_state(header, fast):
+    """Members are found by one regular-expression scan that skips empty members and OWS, and
+    the scan stops at the first bad member or the 33rd member: a huge header costs one linear
+    pass at most, never a split into millions of pieces."""
+    if not isinstance(header, str):
+        raise TypeError(f"trace_states: a tracestate header must be str, got {type(header).__name__}")
+    pairs = {}
+    for run in _MEMBER_RUN.finditer(header):
+        match = _MEMBER.fullmatch(run.group().rstrip(" \t"))
+        if match is None or match.group(1) in pairs or len(pairs) == MAX_MEMBERS:
+            return DEFAULT_TRACE_STATE
+        pairs[match.group(1)] = match.group(2)
+    return TraceState(list(pairs.items())) if pairs else DEFAULT_TRACE_STATE
+
+
+def trace_states(headers, rows, fast):
+    parsed = {}
+    out = []
+    for r in rows:
+        raw = headers[r]
+        if raw is None:
+            out.append(None)
+            continue
+        state = parsed.get(raw)
+        if state is None:
+            state = parsed[raw] = _trace_state(raw, fast)
+        out.append(state)
+    return out

@@ -171,6 +171,30 @@ FAST_CONTEXTS = _check("SpanContext is a 6-tuple", _context_is_tuple) and _check
     "Link stores _context and _attributes", _link_fields
 )
 """The compiled kernels may read SpanContext as a tuple and build Links field by field."""
+
+
+def _trace_state_dict() -> bool:
+    """A TraceState is its `_dict` of members in order: one made by `__new__` with that dict set
+    behaves as the constructor's."""
+    entries = [("a", "1"), ("b@c", "x y")]
+    built = TraceState(entries)
+    if vars(built) != {"_dict": dict(entries)}:
+        return False
+    bare = TraceState.__new__(TraceState)
+    bare._dict = dict(entries)  # type: ignore[attr-defined]
+    return (
+        bare == built
+        and bare.to_header() == built.to_header()
+        and list(bare.items()) == entries
+        and len(bare) == 2
+        and bare["b@c"] == "x y"
+        and repr(bare) == repr(built)
+        and list(bare.add("d", "4").items()) == [("d", "4"), *entries]
+    )
+
+
+FAST_TRACE_STATES = _check("TraceState keeps its members in _dict", _trace_state_dict)
+"""The materialize kernel may build a TraceState around a dict of members it has validated."""
 FAST_ATTRIBUTES = _check("BoundedAttributes keeps a plain _dict", _attributes_dict)
 """The link encoder may read a BoundedAttributes' `_dict` directly."""
 SPAN_LINKS = _check("Span._links is a BoundedList", _span_link_list)

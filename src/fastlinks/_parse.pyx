@@ -198,38 +198,78 @@ include "_headers.pxi"
 include "_formats.pxi"
 
 
-cdef object _OTHER = object()  # `_w3c_row`'s answer for a dict of any other shape
+cdef object _OTHER = object()  # `_dict_row`'s answer for a dict the general path must read
 
 
-cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
-    """The common case, a dict as the W3C propagator's `inject` writes it: a traceparent and at most
-    a tracestate, both str or bytes. Parses the traceparent into the row and returns the trace
-    state (None when there is none or the row is invalid); `_OTHER` for a dict of any other shape,
-    which then takes the general path. Reads through borrowed references and runs no Python code
-    while the dict cannot change."""
-    cdef Py_ssize_t pos = 0
+cdef enum:
+    C_ONLY = F_W3C | F_B3 | F_OT  # the formats decoded without running Python code
+
+
+cdef inline int _c_extract(int fmt, PyObject** slots, int touched, uint8_t* tid, uint8_t* sid,
+                           uint8_t* flags) noexcept:
+    """One of the `C_ONLY` formats from the slots' values (those `touched` has a bit for)."""
+    if fmt == F_W3C:
+        if not touched & (1 << SLOT_TRACEPARENT):
+            return ABSENT
+        return VALID if _parse_value(<object>slots[SLOT_TRACEPARENT], tid, sid, flags) else ABSENT
+    if fmt == F_B3:
+        return _b3(slots, touched, 0, tid, sid, flags)
+    return _ottrace(slots, touched, tid, sid, flags)
+
+
+cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
+                      uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """The common case, a dict as a propagator's `inject` writes it, maybe among other headers: each
+    header read is a str or bytes, present once, and every format asked for is decoded in C
+    (`C_ONLY`). Fills the row and returns its trace state (None when there is none or the row is
+    invalid); `_OTHER` for a dict of any other shape, which then takes the general path. The
+    values are read through borrowed references while the dict cannot change (no Python code
+    runs), so none is copied or counted."""
+    cdef Py_ssize_t pos = 0, k
     cdef PyObject* key
     cdef PyObject* value
-    cdef PyObject* traceparent = NULL
+    cdef PyObject* slots[NSLOTS]  # set where `touched` has the slot's bit
     cdef PyObject* tracestate = NULL
-    cdef int slot
-    cdef Py_ssize_t k
+    cdef int slot, touched = 0, result, found = ABSENT
+    cdef bint from_w3c = False
+    cdef uint8_t t[16]
+    cdef uint8_t s[8]
+    cdef uint8_t fl[1]
     with cython.critical_section(carrier):
         for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
             if not PyDict_Next(carrier, &pos, &key, &value):
                 return _OTHER
+            slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
+            if slot == SLOT_NONE:
+                continue
             if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
-                return _OTHER
-            slot = SLOT_TRACEPARENT if _is_traceparent(key) else _slot(key, F_W3C)
-            if slot == SLOT_TRACEPARENT and traceparent == NULL:
-                traceparent = value
-            elif slot == SLOT_TRACESTATE and tracestate == NULL:
+                return _OTHER  # None, an SQS attribute, a nested mapping, a bad value
+            if slot == SLOT_TRACESTATE:
+                if tracestate != NULL:
+                    return _OTHER
                 tracestate = value
-            else:
+            elif slot == SLOT_NESTED or touched & (1 << slot):
                 return _OTHER
-        if traceparent == NULL:
-            return _OTHER
-        if not _parse_value(<object>traceparent, tid, sid, flags) or tracestate == NULL:
+            else:
+                touched |= 1 << slot
+                slots[slot] = value
+        if nformats == 1:  # one format: decoded straight into the row
+            found = _c_extract(codes[0], slots, touched, tid, sid, flags)
+            from_w3c = codes[0] == F_W3C
+        else:
+            for k in range(nformats):  # as CompositePropagator: a later format's context replaces an earlier one
+                result = _c_extract(codes[k], slots, touched, t, s, fl)
+                if result == VALID:
+                    memcpy(tid, t, 16)
+                    memcpy(sid, s, 8)
+                    flags[0] = fl[0]
+                if result != ABSENT:
+                    found = result
+                    from_w3c = codes[k] == F_W3C
+        if found != VALID:
+            _parse_value(None, tid, sid, flags)
+            return None
+        if not from_w3c or tracestate == NULL:
             return None
         return _text(<object>tracestate)
 
@@ -259,12 +299,12 @@ cdef int _extract(_Headers h, int fmt, uint8_t* tid, uint8_t* sid, uint8_t* flag
     if fmt == F_W3C:
         return h.tracecontext(tid, sid, flags)
     if fmt == F_B3:
-        return _b3(h, tid, sid, flags)
+        return _b3(h.slots_, h.touched, h.bad(), tid, sid, flags)
     if fmt == F_JAEGER:
         return _jaeger(h, tid, sid, flags)
     if fmt == F_XRAY:
         return _xray(h, tid, sid, flags)
-    return _ottrace(h, tid, sid, flags)
+    return _ottrace(h.slots_, h.touched, tid, sid, flags)
 
 
 def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
@@ -286,12 +326,12 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef uint8_t tid[16]
     cdef uint8_t sid[8]
     cdef uint8_t flags[1]
-    cdef bint w3c = enabled & F_W3C
+    cdef bint simple = not enabled & ~C_ONLY
     cdef bint from_w3c
     for i in range(n):
         carrier = seq[i]
-        if w3c and type(carrier) is dict and 0 < PyDict_GET_SIZE(carrier) <= 2:
-            state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
+        if simple and type(carrier) is dict:
+            state = _dict_row(<dict>carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
             if state is not _OTHER:
                 if state is not None:
                     if states is None:

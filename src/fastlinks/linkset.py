@@ -28,13 +28,14 @@ _COLUMNS = ("trace_ids", "span_ids", "trace_flags", "is_remote")
 
 class LinkSetLink(Link):
     """A Link built from a LinkSet row; it remembers what compaction dropped, for honest counts.
+    Its fields are slots, which the materialize kernel fills directly for 128 links at a time."""
 
-    The class attributes are the defaults: a link without attributes, stats or dropped
-    attributes stores nothing for them, which keeps building 128 of them cheap."""
+    __slots__ = ("_attributes", "_context", "_dropped_attributes", "_stats")
 
-    _attributes: Any = None
-    _stats: CompactionStats | None = None
-    _dropped_attributes = 0
+    def __init__(self, context: SpanContext, attributes: Any = None) -> None:
+        super().__init__(context, attributes)
+        self._stats: CompactionStats | None = None
+        self._dropped_attributes = 0
 
     @property
     def dropped_attributes(self) -> int:
@@ -325,21 +326,12 @@ class LinkSet(Sequence[Link]):
         if self.trace_states is not None:
             picked = range(len(self)) if rows is None else rows.tolist()
             states = parse_tracestates(self.trace_states, picked)
-        attrs, dropped = None, None
-        if self._shared or self._per_row:
-            attrs, dropped = _attributes.per_row(self._shared, self._per_row, rows, len(self), self._attribute_limit)
+        attrs, columns, dropped = _attributes.per_row(
+            self._shared, self._per_row, rows, len(self), self._attribute_limit
+        )
+        ids = (self.trace_ids, self.span_ids, self.trace_flags, self.is_remote)
         return _kernels.materialize.make_links(
-            self.trace_ids,
-            self.span_ids,
-            self.trace_flags,
-            self.is_remote,
-            rows,
-            states,
-            attrs,
-            dropped,
-            LinkSetLink,
-            self.stats,
-            FAST_CONTEXTS,
+            *ids, rows, states, attrs, columns, dropped, LinkSetLink, self.stats, FAST_CONTEXTS
         )
 
     def __len__(self) -> int:
