@@ -46,6 +46,19 @@ def test_links_are_real_otel_links_with_python_ints(impl):
     assert ls[-1].context == links[1].context
 
 
+def test_trace_ids_of_every_width_come_back_exact(impl):
+    """Each bit width a trace ID can have, and the edges of the kernel's 30-bit digits, round-trip
+    through the columns into the Links' Python ints."""
+    rng = np.random.default_rng(7)
+    ids = [1, 2**64 - 1, 2**64, 2**90 - 1, 2**90, 2**120 - 1, 2**120, 2**128 - 1]
+    ids += [int(rng.integers(1, 2**62)) << int(rng.integers(0, 67)) for _ in range(300)]
+    ids = [i % 2**128 or 1 for i in ids]
+    trace_ids = np.frombuffer(b"".join(i.to_bytes(16, "big") for i in ids), np.uint8).reshape(-1, 16)
+    links = list(LinkSet.from_arrays(trace_ids, np.ones((len(ids), 8), np.uint8)))
+    assert [link.context.trace_id for link in links] == ids
+    assert all(type(link.context.trace_id) is int for link in links)
+
+
 def test_uint64_words_are_big_endian_hi_lo(impl):
     tid_words = np.array([[0x0102030405060708, 0x090A0B0C0D0E0F10]], dtype=np.uint64)
     sid_words = np.array([0x1112131415161718], dtype=np.uint64)

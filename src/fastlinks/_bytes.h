@@ -19,4 +19,13 @@ static CYTHON_INLINE uint64_t fl_le64(const unsigned char *p) {
     return v;
 }
 
+/* Eight bytes as a big-endian word (compilers turn the shifts into one byte swap). */
+static CYTHON_INLINE uint64_t fl_be64(const unsigned char *p) {
+    uint64_t v = 0;
+    int j;
+    for (j = 0; j < 8; j++)
+        v = (v << 8) | p[j];
+    return v;
+}
+
 #endif /* FASTLINKS_BYTES_H */

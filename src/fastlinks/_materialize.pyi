@@ -40,7 +40,8 @@ def make_links(
 def trace_states(headers: list[str | None], rows: Iterable[int], fast: bool) -> list[TraceState | None]:
     """A TraceState for `headers[r]` of each row (None stays None), as the W3C rules read it:
     empty when the header breaks them (a bad or repeated member, more than 32 members). A header
-    several rows share is parsed once; the work stays linear in the header's length. `fast`
+    object consecutive rows share is parsed once; a parse stops at the first bad member, so the
+    work is at most linear in the rows' headers. `fast`
     builds each TraceState around its dict of members (only when `_otel_compat` found that
     layout); otherwise through its constructor."""
 

@@ -8,7 +8,7 @@ and links are built field by field; otherwise through their constructors.
 """
 from cpython.object cimport PyObject, PyTypeObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memchr, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 cimport numpy as cnp
 
@@ -35,6 +35,7 @@ cdef extern from "Python.h":
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
     object PyUnicode_New(Py_ssize_t, unsigned int)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
     PyObject* PyDict_SetDefault(object, object, object) except NULL  # a borrowed reference
     object PyLong_FromUnsignedLongLong(unsigned long long)
     object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
@@ -292,7 +293,24 @@ cdef inline str _ascii(const uint8_t* p, Py_ssize_t n):
     return <str>text
 
 
-cdef object _trace_state(object header, bint fast):
+cdef enum:
+    KNOWN_KEYS = 8  # member keys remembered per call: a batch's states repeat a few vendors' keys
+
+
+cdef str _key(const uint8_t* p, Py_ssize_t n, list known):
+    """The key p[0:n] as a str: one of `known` when it is there (no new string, its hash kept)."""
+    cdef Py_ssize_t k
+    for k in range(len(known)):
+        key = known[k]
+        if PyUnicode_GET_LENGTH(key) == n and memcmp(PyUnicode_DATA(key), p, n) == 0:
+            return <str>key
+    key = _ascii(p, n)
+    if len(known) < KNOWN_KEYS:
+        known.append(key)
+    return <str>key
+
+
+cdef object _trace_state(object header, bint fast, list known):
     """One header's TraceState, as the twin's regular expressions read it: members are the runs
     from a character that is not `,`, space or tab to the next comma, trailing spaces and tabs
     cut; a bad or repeated member, or a 33rd, gives the empty TraceState at once (so the work
@@ -321,7 +339,7 @@ cdef object _trace_state(object header, bint fast):
         if eq == i or not _valid_key(p + i, eq - i) or not _valid_value(p + eq + 1, end - eq - 1):
             return DEFAULT_TRACE_STATE
         value = _ascii(p + eq + 1, end - eq - 1)
-        if PyDict_SetDefault(members, _ascii(p + i, eq - i), value) != <PyObject*>value:
+        if PyDict_SetDefault(members, _key(p + i, eq - i, known), value) != <PyObject*>value:
             return DEFAULT_TRACE_STATE  # a repeated key
         i = j
     if not members:
@@ -334,16 +352,16 @@ cdef object _trace_state(object header, bint fast):
 
 
 def trace_states(list headers, rows, bint fast):
-    cdef dict parsed = {}
-    cdef list out = []
+    cdef list out = [], known = []
+    last = state = None
     for r in rows:
         raw = headers[r]
         if raw is None:
             out.append(None)
             continue
-        state = parsed.get(raw)
-        if state is None:
-            state = parsed[raw] = _trace_state(raw, fast)
+        if raw is not last:  # a header object the previous row did not share
+            state = _trace_state(raw, fast, known)
+            last = raw
         out.append(state)
     return out
 

@@ -140,15 +140,15 @@ def _trace_state(header, fast):
 
 
 def trace_states(headers, rows, fast):
-    parsed = {}
     out = []
+    last = state = None
     for r in rows:
         raw = headers[r]
         if raw is None:
             out.append(None)
             continue
-        state = parsed.get(raw)
-        if state is None:
-            state = parsed[raw] = _trace_state(raw, fast)
+        if raw is not last:  # a header object the previous row did not share
+            state = _trace_state(raw, fast)
+            last = raw
         out.append(state)
     return out

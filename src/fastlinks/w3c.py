@@ -27,5 +27,5 @@ def parse_tracestate(header: str) -> TraceState:
 
 
 def parse_tracestates(headers: list[str | None], rows: Iterable[int]) -> list[TraceState | None]:
-    """`parse_tracestate` for `headers[r]` of each row; a header shared by many rows is parsed once."""
+    """`parse_tracestate` for `headers[r]` of each row; one header object consecutive rows share is parsed once."""
     return _kernels.materialize.trace_states(headers, rows, FAST_TRACE_STATES)
