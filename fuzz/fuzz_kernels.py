@@ -6,7 +6,8 @@
 Each input becomes a batch of message-header carriers in every format (and whole SQS messages),
 the formats to read them in and a policy. Both kernel modules parse
 and compact it; they must agree byte for byte, the counts must add up, and a TypeError may only
-name a carrier. The same input also builds a list of odd links (contexts that are not
+name a carrier; both read the parsed trace states, and a mutated or arbitrary tracestate header,
+into the same TraceStates. The same input also builds a list of odd links (contexts that are not
 SpanContexts, numpy and out-of-range IDs, str trace states, Link subclasses, None): both link
 encoders, both processor scans and the LinkAwareSampler must agree on them or raise the same
 exception type, and the LinkProcessor, the sampler and a LinkBuffer fed with them must never
@@ -27,11 +28,20 @@ from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.span import TraceState
 
 with atheris.instrument_imports():
-    from fastlinks import _compact_py, _parse_py
+    from fastlinks import _compact_py, _materialize_py, _parse_py
     from fastlinks.otlp import _wire_py
     from fastlinks.policy import STRATEGIES
 
-from fastlinks import LinkAwareSampler, LinkBuffer, LinkPolicy, LinkProcessor, _compact, _otel_compat, _parse
+from fastlinks import (
+    LinkAwareSampler,
+    LinkBuffer,
+    LinkPolicy,
+    LinkProcessor,
+    _compact,
+    _materialize,
+    _otel_compat,
+    _parse,
+)
 from fastlinks.linkset import LinkSetLink
 from fastlinks.otlp import _wire
 from fastlinks.otlp._encoder import _encode_attribute
@@ -71,6 +81,17 @@ SAMPLES = [  # a valid value of each format, mutated to reach deep into each par
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
 ]
 FORMATS = list(_parse_py.FORMATS)
+STATES = ["a=1,b@c=x y", " k=v ,,\tz0@t=~!", "ot=th:8;rv:0123456789abcd,vendor=acme", "a=1,a=2"]
+
+
+def _trace_state_header(fdp: atheris.FuzzedDataProvider) -> str:
+    """A tracestate header: a sample with a few characters changed, or any text."""
+    if fdp.ConsumeBool():
+        return fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 120))
+    raw = list(fdp.PickValueInList(STATES))
+    for _ in range(fdp.ConsumeIntInRange(0, 3)):
+        raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = chr(fdp.ConsumeIntInRange(0, 300))
+    return "".join(raw)
 
 
 def _value(fdp: atheris.FuzzedDataProvider) -> object:
@@ -236,6 +257,13 @@ def test_one_input(data: bytes) -> None:
     repeated = fdp.PickValueInList(list(_parse_py.REPEATED))
     compiled = _run(_parse, _compact, carriers, policy, formats, repeated)
     assert compiled == _run(_parse_py, _compact_py, carriers, policy, formats, repeated)
+    parsed_states = compiled[4] if compiled[0] != "TypeError" else None
+    headers = [_trace_state_header(fdp), None, *(parsed_states or [])]
+    rows = list(range(len(headers)))
+    states = [list(s.items()) if s is not None else None for s in _materialize.trace_states(headers, rows, True)]
+    assert states == [
+        list(s.items()) if s is not None else None for s in _materialize_py.trace_states(headers, rows, True)
+    ]
     _check_links([_odd_link(fdp) for _ in range(fdp.ConsumeIntInRange(0, 6))])
 
 
