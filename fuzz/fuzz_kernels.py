@@ -81,6 +81,7 @@ SAMPLES = [  # a valid value of each format, mutated to reach deep into each par
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
 ]
 FORMATS = list(_parse_py.FORMATS)
+SCRATCH = bytearray()
 STATES = ["a=1,b@c=x y", " k=v ,,\tz0@t=~!", "ot=th:8;rv:0123456789abcd,vendor=acme", "a=1,a=2"]
 
 
@@ -139,7 +140,8 @@ def _run(parse, compact, carriers, policy, formats, repeated):
     except TypeError as error:
         assert str(error).startswith("carriers["), error
         return ("TypeError", str(error))
-    kept, invalid, duplicates, over = compact.compact(tids, sids, flags, None, *policy)
+    scratch = (SCRATCH,) if compact is _compact else ()  # kept across inputs, as LinkSet keeps it per thread
+    kept, invalid, duplicates, over = compact.compact(tids, sids, flags, None, *policy, *scratch)
     assert invalid + duplicates + over + len(kept) == n
     return (
         tids.tobytes(),

@@ -92,12 +92,14 @@ def test_implementations_are_identical(both, cols, max_links, strategy, seed):
     compiled, pure = both
     tids, sids, flags = cols
     keep = np.random.default_rng(seed % 2**32).random(len(tids)) < 0.5
+    scratch = bytearray(b"\xa5" * (seed % 4000))  # work memory left by earlier batches: its contents must not matter
     for keep_invalid in (None, keep):
         for prefer in (True, False):
-            a = compiled.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed)
+            a = compiled.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed, scratch)
             b = pure.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed)
+            c = compiled.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed)
             assert a[0].dtype == b[0].dtype == np.int64
-            assert a[0].tobytes() == b[0].tobytes() and a[1:] == b[1:]
+            assert a[0].tobytes() == b[0].tobytes() == c[0].tobytes() and a[1:] == b[1:] == c[1:]
     assert compiled.link_hash(tids, sids).tobytes() == pure.link_hash(tids, sids).tobytes()
     assert compiled.format_traceparents(tids, sids, flags) == pure.format_traceparents(tids, sids, flags)
 
@@ -289,3 +291,29 @@ def test_crafted_hash_collisions_change_no_result(both, same_hash):
     got = run(compiled, tids, sids, flags, policy)
     assert got[1:] == (0, 434, 3000 - 100)
     assert got[0].tolist() == run(pure, tids, sids, flags, policy)[0].tolist()
+
+
+def test_each_thread_keeps_its_compaction_scratch_and_lets_a_large_one_go(impl, monkeypatch):
+    """`compact_rows` runs the kernel in work memory kept per thread between batches (the compiled
+    kernel grows it; the twin ignores it); a block grown past SCRATCH_MAX is replaced after use."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastlinks import _kernels
+
+    def batch(n: int) -> LinkSet:
+        rng = np.random.default_rng(n)
+        return LinkSet.from_arrays(rng.integers(1, 256, (n, 16), np.uint8), rng.integers(1, 256, (n, 8), np.uint8))
+
+    small = batch(300)
+    expected = small.compact().stats
+    assert small.compact().stats == expected
+    block = _kernels._SCRATCH.block
+    assert (len(block) > 0) == (_kernels.IMPLEMENTATION == "cython")
+    assert batch(200).compact() and _kernels._SCRATCH.block is block  # kept, whatever the batch
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(lambda: (small.compact().stats, _kernels._SCRATCH.block)).result()
+    assert other[0] == expected and other[1] is not block
+    monkeypatch.setattr(_kernels, "SCRATCH_MAX", 1000)
+    assert batch(3000).compact().stats.kept == 128
+    assert len(_kernels._SCRATCH.block) == 0
+    assert (_kernels._SCRATCH.block is not block) == (_kernels.IMPLEMENTATION == "cython")

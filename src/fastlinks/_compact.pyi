@@ -21,9 +21,12 @@ def compact(
     strategy: str,
     prefer_sampled: bool,
     seed: int,
+    scratch: bytearray | None = None,
 ) -> tuple[npt.NDArray[np.int64], int, int, int]:
     """Kept rows in input order, then the invalid, duplicate and over-the-cap counts; an unknown
-    strategy is a ValueError naming it."""
+    strategy is a ValueError naming it. `scratch`, if given, is work memory the compiled kernel
+    grows as needed and leaves allocated for the next call (one caller at a time); the twin
+    ignores it."""
 
 def take(
     trace_ids: _U8, span_ids: _U8, trace_flags: _U8, is_remote: npt.NDArray[np.bool_], rows: npt.NDArray[np.int64]

@@ -4,7 +4,8 @@ runs on every span's links to tell whether the policy would change them.
 
 `_compact_py.py` is the pure-Python twin and gives identical results; `_compact.pyi` types
 both. No module-level mutable state (the secret hash key is fixed at import), so safe from
-many threads, including on free-threaded CPython.
+many threads, including on free-threaded CPython; `compact`'s optional scratch buffer belongs
+to one caller at a time (LinkSet keeps one per thread).
 """
 cimport cython
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
@@ -23,6 +24,11 @@ import numpy as np
 from opentelemetry.trace import Link, SpanContext
 
 cnp.import_array()
+
+cdef extern from "Python.h":
+    int PyByteArray_Resize(object, Py_ssize_t) except -1
+    char* PyByteArray_AS_STRING(object)
+    Py_ssize_t PyByteArray_GET_SIZE(object)
 
 cdef dict _STRATEGIES = {"first": 0, "last": 1, "random": 2, "consistent": 3}
 cdef object _SPAN_ID_LIMIT = 2**64
@@ -122,20 +128,23 @@ cdef enum:
     OVER_BUDGET = -2
 
 
-@cython.cdivision(True)
-cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
-                             Py_ssize_t n, Py_ssize_t valid, Py_ssize_t budget) noexcept nogil:
-    """Open addressing on `hashes`: marks every later repeat of a valid row as dropped and returns
-    their number; OVER_BUDGET (marks undone) once probing takes more than `budget` steps."""
-    cdef Py_ssize_t i, cap = 16, duplicates = 0, steps = 0
-    cdef uint64_t mask, slot
-    cdef int32_t other
-    cdef int32_t* table
+cdef inline Py_ssize_t _table_cap(Py_ssize_t valid) noexcept nogil:
+    """Slots of the open-addressing table for `valid` rows: a power of two, at least twice as many."""
+    cdef Py_ssize_t cap = 16
     while cap < 2 * valid:
         cap <<= 1
-    table = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
-    if table == NULL:
-        return NO_MEMORY
+    return cap
+
+
+@cython.cdivision(True)
+cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
+                             Py_ssize_t n, Py_ssize_t valid, Py_ssize_t budget, int32_t* table) noexcept nogil:
+    """Open addressing on `hashes` in `table` (room for `_table_cap(valid)` slots): marks every later
+    repeat of a valid row as dropped and returns their number; OVER_BUDGET (marks undone) once
+    probing takes more than `budget` steps."""
+    cdef Py_ssize_t i, cap = _table_cap(valid), duplicates = 0, steps = 0
+    cdef uint64_t mask, slot
+    cdef int32_t other
     memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
     for i in range(n):
@@ -156,12 +165,10 @@ cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cl
             slot = (slot + 1) & mask
             steps += 1
         if steps > budget:
-            PyMem_RawFree(table)
             for i in range(n):  # a dropped row with non-zero IDs was a repeat: valid again
                 if cls[i] == 0 and _nonzero(tid + 16 * i, 16) and _nonzero(sid + 8 * i, 8):
                     cls[i] = 1
             return OVER_BUDGET
-    PyMem_RawFree(table)
     return duplicates
 
 
@@ -169,14 +176,14 @@ cdef uint64_t _TABLE_KEY = int.from_bytes(os.urandom(8), "little")  # secret, fi
 
 
 cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
-                        Py_ssize_t n, Py_ssize_t valid) noexcept nogil:
+                        Py_ssize_t n, Py_ssize_t valid, int32_t* table) noexcept nogil:
     """Marks every later repeat of a valid row as dropped (cls 0) and returns their number, or
     NO_MEMORY. The link hash is public, so headers from an attacker can be made to collide and
     turn probing quadratic; when probing takes far longer than random IDs ever need, the pass
     is redone on a hash keyed with a per-process secret. The rows marked are the same either way."""
     cdef Py_ssize_t i, result
     cdef uint64_t* keyed
-    result = _dedupe_pass(tid, sid, cls, hashes, n, valid, 8 * valid + 1024)
+    result = _dedupe_pass(tid, sid, cls, hashes, n, valid, 8 * valid + 1024, table)
     if result != OVER_BUDGET:
         return result
     keyed = <uint64_t*>PyMem_RawMalloc(n * sizeof(uint64_t) + 1)
@@ -185,7 +192,7 @@ cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, co
     for i in range(n):
         if cls[i] == 1:
             keyed[i] = _link_hash(tid + 16 * i, sid + 8 * i, _TABLE_KEY)
-    result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX)
+    result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX, table)
     PyMem_RawFree(keyed)
     return result
 
@@ -230,7 +237,7 @@ cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes,
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links,
-            bint dedupe, object strategy, bint prefer_sampled, uint64_t seed):
+            bint dedupe, object strategy, bint prefer_sampled, uint64_t seed, bytearray scratch=None):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "compact: trace_ids")
     cdef Py_ssize_t n = _rows_of(trace_ids)
     cdef const uint8_t* s = _data(span_ids, n, 8, "compact: span_ids")
@@ -252,10 +259,19 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     if n > 0x7FFFFFFF:
         raise ValueError("compact: at most 2**31 - 1 rows at once")
 
-    # one block: n hashes (only when needed), then n classes: 0 dropped, 1 valid, 2 invalid but kept
-    cdef uint8_t* work = <uint8_t*>PyMem_RawMalloc(n * (9 if hashed else 1) + 1)
-    if work == NULL:
-        raise MemoryError()
+    # one block: n hashes (only when needed), n classes (0 dropped, 1 valid, 2 invalid but kept),
+    # then the deduplication table, with room for every row being valid; in `scratch` when given
+    cdef Py_ssize_t work_bytes = (n * (9 if hashed else 1) + 8) & ~7
+    cdef Py_ssize_t need = work_bytes + (<Py_ssize_t>sizeof(int32_t) * _table_cap(n) if dedupe else 0)
+    cdef uint8_t* work
+    if scratch is not None:
+        if PyByteArray_GET_SIZE(scratch) < need:
+            PyByteArray_Resize(scratch, need)
+        work = <uint8_t*>PyByteArray_AS_STRING(scratch)
+    else:
+        work = <uint8_t*>PyMem_RawMalloc(need)
+        if work == NULL:
+            raise MemoryError()
     try:
         if hashed:
             hashes = <uint64_t*>work
@@ -274,7 +290,7 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
                 if hashed:
                     hashes[i] = _link_hash(t + 16 * i, s + 8 * i)
             if dedupe and valid:
-                duplicates = _dedupe(t, s, cls, hashes, n, valid)
+                duplicates = _dedupe(t, s, cls, hashes, n, valid, <int32_t*>(work + work_bytes))
             candidates = n - invalid - duplicates
             kept = candidates
             if duplicates >= 0 and candidates > max_links:
@@ -283,7 +299,8 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
             raise MemoryError()
         return _marked_rows(cls, n, kept), invalid, duplicates, candidates - kept
     finally:
-        PyMem_RawFree(work)
+        if scratch is None:
+            PyMem_RawFree(work)
 
 
 cdef cnp.ndarray _marked_rows(const uint8_t* cls, Py_ssize_t n, Py_ssize_t count):

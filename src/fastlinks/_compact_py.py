@@ -37,7 +37,9 @@ def link_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
     return _mix(_mix(_mix(_be64(trace_ids, 0)) ^ _be64(trace_ids, 8)) ^ _be64(span_ids, 0))
 
 
-def compact(trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, strategy, prefer_sampled, seed):
+def compact(
+    trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, strategy, prefer_sampled, seed, scratch=None
+):
     n = len(trace_ids)
     if not isinstance(strategy, str) or strategy not in _STRATEGIES:
         raise ValueError(f"compact: strategy must be one of first, last, random, consistent; got {strategy!r}")

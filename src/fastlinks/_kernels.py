@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import warnings
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 _NAMES = {
     "parse": "fastlinks._parse",
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # typed by the stubs; bound at run time by use()
     from . import _parse as parse
     from .otlp import _wire as wire
 
-__all__ = ["IMPLEMENTATION", "compact", "materialize", "parse", "use", "wire"]
+__all__ = ["IMPLEMENTATION", "compact", "compact_rows", "materialize", "parse", "use", "wire"]
 
 
 def _pure() -> dict[str, ModuleType]:
@@ -82,6 +83,35 @@ def use(implementation: Literal["cython", "python"]) -> None:
 
 IMPLEMENTATION: str
 """Which kernels are bound: "cython" or "python"."""
+
+_SCRATCH = threading.local()
+SCRATCH_MAX = 16 << 20  # bytes of work memory a thread keeps between batches (a batch of ~600,000 rows)
+
+
+def compact_rows(
+    trace_ids: Any,
+    span_ids: Any,
+    trace_flags: Any,
+    keep_invalid: Any,
+    max_links: int,
+    dedupe: bool,
+    strategy: str,
+    prefer_sampled: bool,
+    seed: int,
+) -> tuple[Any, int, int, int]:
+    """`compact.compact(...)` in this thread's work memory, kept between batches: allocated and
+    freed each batch, glibc hands the top of the heap back to the OS and faults it in again on
+    the next (about 0.1 ms at 10,000 rows). A block grown past SCRATCH_MAX is let go after use."""
+    block = getattr(_SCRATCH, "block", None)
+    if block is None:
+        block = _SCRATCH.block = bytearray()
+    try:
+        columns = (trace_ids, span_ids, trace_flags, keep_invalid)
+        return compact.compact(*columns, max_links, dedupe, strategy, prefer_sampled, seed, block)
+    finally:
+        if len(block) > SCRATCH_MAX:
+            _SCRATCH.block = bytearray()
+
 
 if os.environ.get("FASTLINKS_NO_EXTENSIONS", "").strip() not in ("", "0"):
     use("python")

@@ -23,6 +23,8 @@ from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestates
 
 _CHUNK = 4096  # rows materialized at a time when iterating
+
+
 _COLUMNS = ("trace_ids", "span_ids", "trace_flags", "is_remote")
 
 
@@ -273,17 +275,9 @@ class LinkSet(Sequence[Link]):
         """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""
         if keep_invalid is None and policy.keep_invalid_with_attributes:
             keep_invalid = self._carries_data()
-        return _kernels.compact.compact(
-            self.trace_ids,
-            self.span_ids,
-            self.trace_flags,
-            keep_invalid,
-            policy.link_limit,
-            policy.dedupe,
-            policy.strategy,
-            policy.prefer_sampled,
-            self._seed(policy),
-        )
+        columns = (self.trace_ids, self.span_ids, self.trace_flags, keep_invalid, policy.link_limit)
+        rules = (policy.dedupe, policy.strategy, policy.prefer_sampled, self._seed(policy))
+        return _kernels.compact_rows(*columns, *rules)
 
     @staticmethod
     def _seed(policy: LinkPolicy) -> int:
