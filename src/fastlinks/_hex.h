@@ -38,13 +38,14 @@ typedef unsigned char fl_u8x16 __attribute__((vector_size(16)));
 typedef unsigned char fl_u8x8 __attribute__((vector_size(8)));
 typedef unsigned short fl_u16x8 __attribute__((vector_size(16)));
 typedef unsigned long long fl_u64x2 __attribute__((vector_size(16)));
-static CYTHON_INLINE fl_u64x2 fl_hex16(const unsigned char *p, unsigned char *out) {
+/* `fold` 0x20 accepts 'A'..'F' too: OR-ing 0x20 maps exactly 'A'..'F' and 'a'..'f' onto 'a'..'f'. */
+static CYTHON_INLINE fl_u64x2 fl_hex16(const unsigned char *p, unsigned char *out, unsigned char fold) {
     fl_u8x16 c, d, a, is_digit, is_letter;
     fl_u16x8 pairs;
     fl_u8x8 bytes;
     memcpy(&c, p, 16);
     d = c - (unsigned char)'0';
-    a = c - (unsigned char)'a';
+    a = (c | fold) - (unsigned char)'a';
     is_digit = (fl_u8x16)(d < 10);
     is_letter = (fl_u8x16)(a < 6);
     pairs = (fl_u16x8)((d & is_digit) | ((a + 10) & is_letter));  /* lane j: digit 2j | digit 2j+1 << 8 */
@@ -54,17 +55,17 @@ static CYTHON_INLINE fl_u64x2 fl_hex16(const unsigned char *p, unsigned char *ou
     return (fl_u64x2)(is_digit | is_letter);  /* all ones where the digit was valid */
 }
 static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
-    fl_u64x2 ok = fl_hex16(p + 3, tid) & fl_hex16(p + 19, tid + 8) & fl_hex16(p + 36, sid);
+    fl_u64x2 ok = fl_hex16(p + 3, tid, 0) & fl_hex16(p + 19, tid + 8, 0) & fl_hex16(p + 36, sid, 0);
     return (ok[0] & ok[1]) == ~0ULL;
 }
 
 #elif defined(FL_HEX_SSE2)
 #include <emmintrin.h>
 static const char FL_HEX_DECODER[] = "sse2";
-static CYTHON_INLINE __m128i fl_hex16(const unsigned char *p, unsigned char *out) {
+static CYTHON_INLINE __m128i fl_hex16(const unsigned char *p, unsigned char *out, char fold) {
     __m128i c = _mm_loadu_si128((const __m128i *)p);
     __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));
-    __m128i a = _mm_sub_epi8(c, _mm_set1_epi8('a'));
+    __m128i a = _mm_sub_epi8(_mm_or_si128(c, _mm_set1_epi8(fold)), _mm_set1_epi8('a'));
     __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);   /* d <= 9, unsigned */
     __m128i is_letter = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(5)), a);  /* a <= 5, unsigned */
     __m128i v = _mm_or_si128(_mm_and_si128(d, is_digit),
@@ -75,8 +76,8 @@ static CYTHON_INLINE __m128i fl_hex16(const unsigned char *p, unsigned char *out
     return _mm_or_si128(is_digit, is_letter);
 }
 static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
-    __m128i ok = _mm_and_si128(_mm_and_si128(fl_hex16(p + 3, tid), fl_hex16(p + 19, tid + 8)),
-                               fl_hex16(p + 36, sid));
+    __m128i ok = _mm_and_si128(_mm_and_si128(fl_hex16(p + 3, tid, 0), fl_hex16(p + 19, tid + 8, 0)),
+                               fl_hex16(p + 36, sid, 0));
     return _mm_movemask_epi8(ok) == 0xFFFF;
 }
 
@@ -84,11 +85,11 @@ static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, 
 static const char FL_HEX_DECODER[] = "swar";
 #define FL_ONES 0x0101010101010101ULL
 #define FL_HIGH 0x8080808080808080ULL
-static CYTHON_INLINE int fl_hex8(const unsigned char *p, unsigned char *out) {
-    uint64_t v = fl_le64(p);
+static CYTHON_INLINE int fl_hex8(const unsigned char *p, unsigned char *out, unsigned char fold) {
+    uint64_t v = fl_le64(p), folded = v | FL_ONES * fold;
     /* for bytes below 0x80, bit 7 of (b + 0x80 - lo) says b >= lo; no lane carries into the next */
     uint64_t digit = (v + FL_ONES * (0x80 - 0x30)) & ~(v + FL_ONES * (0x7F - 0x39));
-    uint64_t letter = (v + FL_ONES * (0x80 - 0x61)) & ~(v + FL_ONES * (0x7F - 0x66));
+    uint64_t letter = (folded + FL_ONES * (0x80 - 0x61)) & ~(folded + FL_ONES * (0x7F - 0x66));
     uint64_t w = (v & (FL_ONES * 0x0F)) + ((v >> 6) & FL_ONES) * 9;  /* letters have bit 6 set */
     w = ((w << 4) | (w >> 8)) & 0x00FF00FF00FF00FFULL;  /* digit pairs -> bytes, then gather them */
     w = (w | (w >> 8)) & 0x0000FFFF0000FFFFULL;
@@ -98,37 +99,19 @@ static CYTHON_INLINE int fl_hex8(const unsigned char *p, unsigned char *out) {
     return !(v & FL_HIGH) && ((digit | letter) & FL_HIGH) == FL_HIGH;
 }
 static CYTHON_INLINE int fl_hex_ids(const unsigned char *p, unsigned char *tid, unsigned char *sid) {
-    return fl_hex8(p + 3, tid) & fl_hex8(p + 11, tid + 4) & fl_hex8(p + 19, tid + 8)
-         & fl_hex8(p + 27, tid + 12) & fl_hex8(p + 36, sid) & fl_hex8(p + 44, sid + 4);
+    return fl_hex8(p + 3, tid, 0) & fl_hex8(p + 11, tid + 4, 0) & fl_hex8(p + 19, tid + 8, 0)
+         & fl_hex8(p + 27, tid + 12, 0) & fl_hex8(p + 36, sid, 0) & fl_hex8(p + 44, sid + 4, 0);
 }
 #endif
 
-/* 16 bytes with ASCII 'A'..'Z' lowercased and every other byte unchanged: per 64-bit word, bit 7
-   of (b & 0x7F) + 0x3F says b >= 'A' and of (b & 0x7F) + 0x25 says b > 'Z'; no lane carries. */
-static CYTHON_INLINE void fl_lower16(const unsigned char *p, unsigned char *out) {
-    uint64_t v, seven, upper;
-    int k;
-    for (k = 0; k < 16; k += 8) {
-        memcpy(&v, p + k, 8);
-        seven = v & 0x7F7F7F7F7F7F7F7FULL;
-        upper = (seven + 0x3F3F3F3F3F3F3F3FULL) & ~(seven + 0x2525252525252525ULL) & ~v & 0x8080808080808080ULL;
-        v |= upper >> 2;
-        memcpy(out + k, &v, 8);
-    }
-}
-
 static CYTHON_INLINE int fl_hex16_any(const unsigned char *p, unsigned char *out) {
-    unsigned char low[16];
-    fl_lower16(p, low);
 #if defined(FL_HEX_VECTOR)
-    {
-        fl_u64x2 ok = fl_hex16(low, out);
-        return (ok[0] & ok[1]) == ~0ULL;
-    }
+    fl_u64x2 ok = fl_hex16(p, out, 0x20);
+    return (ok[0] & ok[1]) == ~0ULL;
 #elif defined(FL_HEX_SSE2)
-    return _mm_movemask_epi8(fl_hex16(low, out)) == 0xFFFF;
+    return _mm_movemask_epi8(fl_hex16(p, out, 0x20)) == 0xFFFF;
 #else
-    return fl_hex8(low, out) & fl_hex8(low + 8, out + 4);
+    return fl_hex8(p, out, 0x20) & fl_hex8(p + 8, out + 4, 0x20);
 #endif
 }
 
