@@ -74,13 +74,8 @@ cdef inline tuple _frozen(tuple arrays):
     return arrays
 
 
-cdef inline uint64_t _be64(const uint8_t* p) noexcept nogil:
-    """Eight bytes as a big-endian word."""
-    cdef uint64_t v = 0
-    cdef int j
-    for j in range(8):
-        v = (v << 8) | p[j]
-    return v
+cdef extern from "_bytes.h":
+    uint64_t _be64 "fl_be64"(const uint8_t* p) noexcept nogil  # eight bytes as a big-endian word
 
 
 cdef inline bint _nonzero(const uint8_t* p, int width) noexcept nogil:

@@ -79,7 +79,8 @@ cdef inline int _ids_state(uint8_t* tid, uint8_t* sid) noexcept nogil:
 cdef int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
     """opentelemetry-propagator-b3: the single `b3` header when set, else the x-b3-* headers;
     IDs of 16 or 32 (trace) and 16 (span) hex digits in either case; all-zero IDs give INVALID.
-    Reads the slots' values (`_Headers.slots_` or `_dict_row`'s borrowed ones) through `_at`; `bad` has a bit for each slot holding `_BAD` and runs no Python code."""
+    Reads the slots' values (`_Headers.slots_` or `_dict_row`'s borrowed ones) through `_at`;
+    `bad` has a bit for each slot holding `_BAD`. Runs no Python code."""
     cdef int kind = 1, skind = 1
     cdef const void* data = NULL
     cdef const void* sdata = NULL
@@ -110,7 +111,8 @@ cdef int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid,
     else:
         if bad & ((1 << SLOT_B3_TID) | (1 << SLOT_B3_SID) | (1 << SLOT_B3_SAMPLED) | (1 << SLOT_B3_FLAGS)):
             return ABSENT
-        if not _view(_at(slots, touched, SLOT_B3_TID), &kind, &data, &tn) or not _view(_at(slots, touched, SLOT_B3_SID), &skind, &sdata, &snn):
+        if (not _view(_at(slots, touched, SLOT_B3_TID), &kind, &data, &tn)
+                or not _view(_at(slots, touched, SLOT_B3_SID), &skind, &sdata, &snn)):
             return ABSENT
         sampled = False
         if _view(_at(slots, touched, SLOT_B3_SAMPLED), &vkind, &vdata, &vn) and vn > 0:
