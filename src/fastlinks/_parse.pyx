@@ -239,19 +239,6 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
         return _text(<object>tracestate)
 
 
-
-cdef inline int _c_extract(int fmt, PyObject** slots, int touched, uint8_t* tid, uint8_t* sid,
-                           uint8_t* flags) noexcept:
-    """One of the `C_ONLY` formats from the slots' values (those `touched` has a bit for)."""
-    if fmt == F_W3C:
-        if not touched & (1 << SLOT_TRACEPARENT):
-            return ABSENT
-        return VALID if _parse_value(<object>slots[SLOT_TRACEPARENT], tid, sid, flags) else ABSENT
-    if fmt == F_B3:
-        return _b3(slots, touched, 0, tid, sid, flags)
-    return _ottrace(slots, touched, tid, sid, flags)
-
-
 cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
                       uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """The common case, a dict as a propagator's `inject` writes it, maybe among other headers: each
@@ -265,11 +252,8 @@ cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
     cdef PyObject* value
     cdef PyObject* slots[NSLOTS]  # set where `touched` has the slot's bit
     cdef PyObject* tracestate = NULL
-    cdef int slot, touched = 0, result, found = ABSENT
+    cdef int slot, touched = 0
     cdef bint from_w3c = False
-    cdef uint8_t t[16]
-    cdef uint8_t s[8]
-    cdef uint8_t fl[1]
     with cython.critical_section(carrier):
         for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
             if not PyDict_Next(carrier, &pos, &key, &value):
@@ -288,23 +272,8 @@ cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
             else:
                 touched |= 1 << slot
                 slots[slot] = value
-        if nformats == 1:  # one format: decoded straight into the row
-            found = _c_extract(codes[0], slots, touched, tid, sid, flags)
-            from_w3c = codes[0] == F_W3C
-        else:
-            for k in range(nformats):  # as CompositePropagator: a later format's context replaces an earlier one
-                result = _c_extract(codes[k], slots, touched, t, s, fl)
-                if result == VALID:
-                    memcpy(tid, t, 16)
-                    memcpy(sid, s, 8)
-                    flags[0] = fl[0]
-                if result != ABSENT:
-                    found = result
-                    from_w3c = codes[k] == F_W3C
-        if found != VALID:
-            _parse_value(None, tid, sid, flags)
-            return None
-        if not from_w3c or tracestate == NULL:
+        if (_resolve(None, slots, touched, 0, codes, nformats, tid, sid, flags, &from_w3c) != VALID
+                or not from_w3c or tracestate == NULL):
             return None
         return _text(<object>tracestate)
 
@@ -330,21 +299,56 @@ cdef tuple _codes(object formats, object repeated):
     return order, enabled, REPEATED.index(repeated)
 
 
-cdef int _extract(_Headers h, int fmt, uint8_t* tid, uint8_t* sid, uint8_t* flags) except -1:
+cdef inline int _extract(_Headers h, PyObject** slots, int touched, int bad, int fmt,
+                         uint8_t* tid, uint8_t* sid, uint8_t* flags) except -1:
+    """One format's reading of the slots' values (see `_resolve`)."""
     if fmt == F_W3C:
-        return h.tracecontext(tid, sid, flags)
+        if h is not None:
+            return h.tracecontext(tid, sid, flags)
+        if not touched & (1 << SLOT_TRACEPARENT):
+            return ABSENT
+        return VALID if _parse_value(<object>slots[SLOT_TRACEPARENT], tid, sid, flags) else ABSENT
     if fmt == F_B3:
-        return _b3(h.slots_, h.touched, h.bad(), tid, sid, flags)
+        return _b3(slots, touched, bad, tid, sid, flags)
     if fmt == F_JAEGER:
         return _jaeger(h, tid, sid, flags)
     if fmt == F_XRAY:
         return _xray(h, tid, sid, flags)
-    return _ottrace(h.slots_, h.touched, tid, sid, flags)
+    return _ottrace(slots, touched, tid, sid, flags)
+
+
+cdef int _resolve(_Headers h, PyObject** slots, int touched, int bad, const int* codes, int nformats,
+                  uint8_t* tid, uint8_t* sid, uint8_t* flags, bint* from_w3c) except -1:
+    """The formats in order, as CompositePropagator: a later format's context replaces an earlier
+    one. Fills the row (zeroed unless the answer is VALID) and says whether tracecontext gave it.
+    `h` is the general path's carrier, or None for `_dict_row`'s borrowed slots (every format
+    C_ONLY there, so no Python code runs)."""
+    cdef uint8_t t[16]
+    cdef uint8_t s[8]
+    cdef uint8_t fl[1]
+    cdef int k, result, found = ABSENT
+    from_w3c[0] = False
+    if nformats == 1:  # one format: decoded straight into the row
+        found = _extract(h, slots, touched, bad, codes[0], tid, sid, flags)
+        from_w3c[0] = codes[0] == F_W3C
+    else:
+        for k in range(nformats):
+            result = _extract(h, slots, touched, bad, codes[k], t, s, fl)
+            if result == VALID:
+                memcpy(tid, t, 16)
+                memcpy(sid, s, 8)
+                flags[0] = fl[0]
+            if result != ABSENT:
+                found = result
+                from_w3c[0] = codes[k] == F_W3C
+    if found != VALID:
+        _parse_value(None, tid, sid, flags)
+    return found
 
 
 def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef list order
-    cdef int enabled, code, k, result, found, fmt
+    cdef int enabled, code, k, bad
     cdef int codes[MAX_FORMATS]
     order, enabled, code = _codes(formats, repeated)
     for k in range(len(order)):
@@ -358,9 +362,6 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef uint8_t* t = out.t
     cdef uint8_t* s = out.s
     cdef uint8_t* f = out.f
-    cdef uint8_t tid[16]
-    cdef uint8_t sid[8]
-    cdef uint8_t flags[1]
     cdef bint simple = not enabled & ~C_ONLY
     cdef bint from_w3c
     for i in range(n):
@@ -398,21 +399,9 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
             raise TypeError(
                 f"carriers[{i}]: expected a mapping or a sequence of (key, value) pairs, "
                 f"got {type(carrier).__name__}")
-        found = ABSENT
-        from_w3c = False
-        for k in range(nformats):  # as CompositePropagator: a later format's context replaces an earlier one
-            fmt = codes[k]
-            result = _extract(h, fmt, tid, sid, flags)
-            if result == VALID:
-                memcpy(t + 16 * i, tid, 16)
-                memcpy(s + 8 * i, sid, 8)
-                f[i] = flags[0]
-            if result != ABSENT:
-                found = result
-                from_w3c = fmt == F_W3C
-        if found != VALID:
-            _parse_value(None, t + 16 * i, s + 8 * i, f + i)
-        elif from_w3c:
+        bad = h.bad() if enabled & F_B3 else 0
+        if _resolve(h, h.slots_, h.touched, bad, codes, nformats, t + 16 * i, s + 8 * i, f + i, &from_w3c) == VALID \
+                and from_w3c:
             state = h.tracestate()
             if state is not None:
                 if states is None:
