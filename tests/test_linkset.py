@@ -59,6 +59,18 @@ def test_trace_ids_of_every_width_come_back_exact(impl):
     assert all(type(link.context.trace_id) is int for link in links)
 
 
+def test_span_ids_of_every_width_come_back_exact(impl):
+    """The same for span IDs (the kernel's own 64-bit path): every width and digit edge."""
+    rng = np.random.default_rng(8)
+    ids = [1, 5, 256, 257, 2**30 - 1, 2**30, 2**60 - 1, 2**60, 2**63, 2**64 - 1]
+    ids += [int(rng.integers(1, 2**62)) << int(rng.integers(0, 3)) for _ in range(300)]
+    ids = [i % 2**64 or 1 for i in ids]
+    span_ids = np.frombuffer(b"".join(i.to_bytes(8, "big") for i in ids), np.uint8).reshape(-1, 8)
+    links = list(LinkSet.from_arrays(np.ones((len(ids), 16), np.uint8), span_ids))
+    assert [link.context.span_id for link in links] == ids
+    assert all(type(link.context.span_id) is int for link in links)
+
+
 def test_uint64_words_are_big_endian_hi_lo(impl):
     tid_words = np.array([[0x0102030405060708, 0x090A0B0C0D0E0F10]], dtype=np.uint64)
     sid_words = np.array([0x1112131415161718], dtype=np.uint64)

@@ -44,6 +44,7 @@ cdef extern from "Python.h":
 
 cdef extern from "_ints.h":
     object fl_int_from_be16(const uint8_t*)
+    object fl_int_from_be8(const uint8_t*)
 
 
 # ---------------------------------------------------------------- SpanContexts <-> columns
@@ -133,34 +134,52 @@ cdef inline object _span_context(object tid, object sid, bint remote, object fla
 
 
 cdef extern from "Python.h":
-    ctypedef int (*descrsetfunc)(PyObject*, PyObject*, PyObject*) except -1
-    ctypedef struct _Type "PyTypeObject":
-        descrsetfunc tp_descr_set
-    PyTypeObject* _type_of "Py_TYPE"(PyObject*)
     object PyDict_Copy(object)
     int PyDict_SetItem(object, object, object) except -1
     Py_ssize_t PyDict_GET_SIZE(object)
+    PyTypeObject* PyDescr_TYPE(PyObject*)  # the class a descriptor was made for
+
+cdef extern from "structmember.h":  # PyMemberDef, T_OBJECT_EX and READONLY on every CPython 3.10-3.13
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    int T_OBJECT_EX  # the kind of member a __slots__ entry makes
+    int READONLY
 
 cdef tuple _LINK_FIELDS = ("_context", "_attributes", "_stats", "_dropped_attributes")
 cdef object _ZERO = 0
 cdef object _MEMBER_DESCRIPTOR = type(type("_Slots", (), {"__slots__": ("x",)}).__dict__["x"])
 
 
-cdef inline bint _slotted(object link_type, PyObject** setters):
+cdef inline bint _slotted(object link_type, Py_ssize_t* offsets):
     """True when `link_type` keeps every field of `_LINK_FIELDS` in a slot of its own (LinkSetLink
-    does): their member descriptors, whose setters store a field without a dictionary lookup."""
+    does): where each slot is in the object, read from its member descriptor (one `__slots__`
+    made for this very class, an object reference inside the instance), so a new link's fields
+    are stored as the descriptor's setter would store them, without a call per field."""
     cdef int k
+    cdef PyMemberDef* member
     fields = link_type.__dict__
     for k in range(4):
         descr = fields.get(_LINK_FIELDS[k])
         if descr is None or type(descr) is not _MEMBER_DESCRIPTOR:
             return False
-        setters[k] = <PyObject*>descr
+        member = (<PyMemberDescrObject*><PyObject*>descr).d_member
+        if (PyDescr_TYPE(<PyObject*>descr) != <PyTypeObject*>link_type
+                or member.type != T_OBJECT_EX or member.flags & READONLY
+                or not <Py_ssize_t>sizeof(PyObject) <= member.offset <= (<PyTypeObject*>link_type).tp_basicsize
+                - <Py_ssize_t>sizeof(PyObject*)):
+            return False
+        offsets[k] = member.offset
     return True
 
 
-cdef inline void _put(PyObject* descr, object link, object value) except *:
-    (<_Type*>_type_of(descr)).tp_descr_set(descr, <PyObject*>link, <PyObject*>value)
+cdef inline void _put(object link, Py_ssize_t offset, object value) noexcept:
+    """A slot of a link just made (so still NULL) set to `value`, as its descriptor would set it."""
+    Py_INCREF(value)
+    (<PyObject**>(<char*><PyObject*>link + offset))[0] = <PyObject*>value
 
 
 def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes, list columns,
@@ -174,13 +193,14 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef uint64_t sid
     cdef bint valid, per_row = isinstance(attributes, list), slotted
     cdef PyTypeObject* cls
-    cdef PyObject* setters[4]
+    cdef Py_ssize_t offsets[4]
     cdef list keys = None, values = None
     cdef Py_ssize_t ncolumns = 0
+
     if not (isinstance(link_type, type) and issubclass(link_type, Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
     fast = fast and _CONTEXT_IS_TUPLE
-    slotted = fast and _slotted(link_type, setters)
+    slotted = fast and _slotted(link_type, offsets)
     cls = <PyTypeObject*>link_type
     if rows is None:
         k = n
@@ -217,14 +237,14 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
             row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
         dropped = _ZERO if dropped_attributes is None else dropped_attributes[j]
         if fast:
-            ctx = _span_context(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state,
+            ctx = _span_context(tid, fl_int_from_be8(s + 8 * r), remote[r] != 0, _FLAGS[f[r]], state,
                                 valid and sid != 0)
             link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
-            if slotted:  # every slot set, straight through its descriptor
-                _put(setters[0], link, ctx)
-                _put(setters[1], link, row_attributes)
-                _put(setters[2], link, stats)
-                _put(setters[3], link, dropped)
+            if slotted:  # every slot set in place
+                _put(link, offsets[0], ctx)
+                _put(link, offsets[1], row_attributes)
+                _put(link, offsets[2], stats)
+                _put(link, offsets[3], dropped)
                 out[j] = link
                 continue
             link._context = ctx
