@@ -15,6 +15,8 @@ from opentelemetry.trace.span import TraceState
 
 from fastlinks import LinkPolicy, LinkProcessor, LinkSet, PerRow
 from fastlinks import _otel_compat as compat
+from fastlinks.linkset import LinkSetLink
+from fastlinks.policy import CompactionStats
 
 SDK = tuple(int(part) for part in compat.SDK_VERSION.split(".")[:2])
 
@@ -84,6 +86,34 @@ def test_without_the_fast_layout_results_are_the_same(impl):
     rest = ([{"a": 1}, {"a": 2}, {"a": 3}], None, None, Link, None)
     for a, b in zip(impl.make_links(*args, *rest, True), impl.make_links(*args, *rest, False), strict=True):
         assert (type(a), a.context, a.attributes) == (type(b), b.context, b.attributes)
+
+
+class _Inherited(LinkSetLink):  # its slots are its base's: the kernel's in-place stores are not for it
+    __slots__ = ()
+
+
+class _Shadowed(LinkSetLink):  # one slot of its own over the base's
+    __slots__ = ("_context",)
+
+
+@pytest.mark.parametrize("link_type", [LinkSetLink, _Inherited, _Shadowed, Link])
+def test_every_link_type_gets_the_same_links_on_the_fast_path(impl, link_type):
+    """The fast path stores a new link's fields in place only for a class whose own __slots__
+    hold all four; any other Link subclass takes attribute assignment, with the same result."""
+    ls = LinkSet.from_span_contexts(CONTEXTS)
+    args = (ls.trace_ids, ls.span_ids, ls.trace_flags, ls.is_remote, None, None, [{"a": 1}, None, {"b": 2}])
+    stats = None if link_type is Link else CompactionStats(input=3, invalid=0, duplicates=0, over_limit=0, kept=3)
+    dropped = None if link_type is Link else [0, 2, 0]
+    fast, slow = (impl.make_links(*args, None, dropped, link_type, stats, f) for f in (True, False))
+    for a, b in zip(fast, slow, strict=True):
+        assert (type(a), a.context, a.attributes, a.dropped_attributes) == (
+            link_type,
+            b.context,
+            b.attributes,
+            b.dropped_attributes,
+        )
+        assert getattr(a, "_stats", None) is getattr(b, "_stats", None) is (None if link_type is Link else stats)
+    assert [(link.context.trace_id, link.context.span_id) for link in fast] == [(0xABC, 1), (0xDEF, 2), (5, 0)]
 
 
 def test_without_a_span_link_list_the_processor_leaves_spans_alone(impl, monkeypatch):

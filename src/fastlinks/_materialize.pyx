@@ -239,19 +239,17 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         if fast:
             ctx = _span_context(tid, fl_int_from_be8(s + 8 * r), remote[r] != 0, _FLAGS[f[r]], state,
                                 valid and sid != 0)
-            link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)  # object.__new__(link_type), called directly
-            if slotted:  # every slot set in place
-                _put(link, offsets[0], ctx)
-                _put(link, offsets[1], row_attributes)
-                _put(link, offsets[2], stats)
-                _put(link, offsets[3], dropped)
-                out[j] = link
-                continue
-            link._context = ctx
-            link._attributes = row_attributes
         else:
             ctx = SpanContext(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state)
-            link = link_type(ctx, row_attributes)
+        if slotted:  # object.__new__(link_type), called directly, and every slot set in place
+            link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)
+            _put(link, offsets[0], ctx)
+            _put(link, offsets[1], row_attributes)
+            _put(link, offsets[2], stats)
+            _put(link, offsets[3], dropped)
+            out[j] = link
+            continue
+        link = link_type(ctx, row_attributes)  # any other Link subclass: through its own __init__
         if stats is not None:
             link._stats = stats
         if dropped:
