@@ -174,7 +174,8 @@ def matrix_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
         "**ingest matrix**: the ingest stage in every shape of batch (`benchmarks/matrix.py`): W3C or B3 "
         "multi-header contexts, a per-trace `tracestate` on no header or on every one, link attributes shared "
         "(`messaging.system`) or per link as well (`messaging.message.id`); A is that format's official "
-        "propagator per message and one `Link` each with the same attributes",
+        "propagator per message and one `Link` each with the same attributes (each cell's A and E samples "
+        "interleaved)",
         "",
     ]
     header = ["headers", "tracestate", "attributes"]
