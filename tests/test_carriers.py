@@ -35,6 +35,55 @@ def test_header_shapes(impl):
     assert ls[3].context.trace_id == int(TID, 16)
 
 
+class _Pairs(list):
+    pass
+
+
+class _PairTuple(tuple):
+    __slots__ = ()
+
+
+class _Headers(dict):  # a dict subclass: read through items()
+    pass
+
+
+class _Record:  # aiokafka's ConsumerRecord shape: a headers attribute
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class _Message:  # confluent-kafka's Message shape: a headers() method
+    def __init__(self, headers):
+        self._headers = headers
+
+    def headers(self):
+        return self._headers
+
+
+def test_carrier_types_mixed_in_one_batch(impl):
+    """Each carrier is read by its own type, whatever else the batch holds: the compiled parser
+    settles common types without the Mapping ABC's check and asks it once per other type."""
+    pair = ("traceparent", VALID.encode())
+    carriers = [
+        _Message([pair]),
+        MappingProxyType({"traceparent": VALID}),
+        _Record((pair,)),
+        _Pairs([pair]),
+        _PairTuple((pair,)),
+        _Headers(traceparent=VALID),
+        {"MessageAttributes": {"traceparent": MappingProxyType({"StringValue": VALID})}},  # any Mapping attribute
+        {"traceparent": {"DataType": "String"}},  # an attribute with no value: absent
+        _Message([pair, ("traceparent", b"broken")]),  # the last traceparent wins, and it is malformed
+        _Record(None),
+        MappingProxyType({"traceparent": OTHER}),
+        _Message([("traceparent", OTHER)]),
+        [("x-other", {"StringValue": VALID})],  # a mapping value under a name no format reads
+    ]
+    ls = LinkSet.from_carriers(carriers, formats=["tracecontext"])
+    assert ls.valid.tolist() == [True] * 7 + [False] * 3 + [True, True, False]
+    assert [int.from_bytes(t.tobytes(), "big") for t in ls.trace_ids[-3:-1]] == [int("1" * 32, 16)] * 2
+
+
 B3 = {"x-b3-traceid": TID, "x-b3-spanid": SID, "x-b3-sampled": "1"}
 DICT_SHAPES = [  # each a dict the compiled parser reads in one pass, or one it hands to its general path
     {"traceparent": VALID, "tracestate": "a=1"},
