@@ -25,6 +25,9 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, TraceFlags
+from shapes import SHAPES, SHAPES_SIZE
+from shapes import build as shapes_case
+from shapes import stage as shapes_stage
 
 from fastlinks import LinkPolicy, LinkProcessor, LinkSet, PerRow, _kernels, start_batch_span
 from fastlinks.demo import make_carriers
@@ -265,11 +268,17 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
                 Case(name, c, n, lambda c=c, n=n, w=(fmt, state, attrs): matrix_case(*w, c, n))
                 for c in ("A", "E" if _compiled() else "D")
             ]
+    for shape in SHAPES if SHAPES_SIZE in sizes else ():  # client shapes: A and E on messages as delivered
+        out += [
+            Case(shapes_stage(shape), c, SHAPES_SIZE, lambda c=c, s=shape: shapes_case(s, c, SHAPES_SIZE))
+            for c in ("A", "E" if _compiled() else "D")
+        ]
     return out
 
 
 OVERHEAD = "processor overhead"
 MATRIX = "matrix "  # how every ingest-matrix stage name starts (`matrix.stage`)
+PAIRED = (MATRIX, "client shapes ")  # stages whose A and E are sampled in turn (`shapes.stage` too)
 
 
 # ---------------------------------------------------------------- memory
@@ -343,8 +352,8 @@ def run(
 ) -> dict[str, float]:
     """Median seconds per case id, all measured in this one run. The processor-overhead cases
     differ by a few percent, so each size's contenders are sampled in turn, three times as often.
-    Each ingest-matrix cell is one ratio, so its A and E are sampled in turn too: a stretch of
-    load on the machine then slows both rather than whichever was being timed."""
+    Each ingest-matrix cell and client shape is one ratio, so its A and E are sampled in turn too:
+    a stretch of load on the machine then slows both rather than whichever was being timed."""
     saved = _kernels.IMPLEMENTATION
     results = {}
     paired: dict[int, dict[str, Callable[[], Any]]] = {}
@@ -354,7 +363,7 @@ def run(
             if case.stage == OVERHEAD:  # each contender's processor bound its kernels when it was made
                 paired.setdefault(case.size, {})[case.id] = case.setup()
                 continue
-            if case.stage.startswith(MATRIX):
+            if case.stage.startswith(PAIRED):
                 cells.setdefault((case.stage, case.size), []).append(case)
                 continue
             if progress:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from bench import CAP, CONTENDERS, OVERHEAD, OVERHEAD_LINKS, SIZES, SPILL, SPILL_SIZES
 from matrix import GOALS, MATRIX_SIZES, WORKLOADS
 from matrix import stage as matrix_stage
+from shapes import SHAPES, SHAPES_SIZE
+from shapes import stage as shapes_stage
 
 
 def _time(seconds: float | None) -> str:
@@ -158,6 +160,7 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
         ],
     )
     lines += matrix_table(results, sizes)
+    lines += shapes_table(results, sizes)
     lines += ["", "**memory** per candidate link (tracemalloc, 10,000 links, no per-row attributes)", ""]
     lines += _table(["LinkSet", "Link objects"], [[f"{memory['LinkSet']:.1f} B", f"{memory['Link objects']:.0f} B"]])
     lines += ["", "**targets**", ""]
@@ -190,6 +193,28 @@ def matrix_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
             row += [_time(a), _time(e), f"{a / e:,.1f}×" if a and e else "—"]
         rows.append(row)
     return lines + _table(header, rows)
+
+
+def shapes_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> list[str]:
+    """Client shapes: a row per shape of message, A, E and E vs A."""
+    if SHAPES_SIZE not in sizes:
+        return []
+    lines = [
+        "",
+        f"**client shapes**: ingest of {SHAPES_SIZE:,} messages as clients deliver them (`benchmarks/shapes.py`): "
+        "a header dict, confluent-kafka's list of (str, bytes) pairs, whole boto3 SQS messages (the context in "
+        "`MessageAttributes`); W3C with a tracestate; A is the propagator per message with a getter over that "
+        "shape, as the instrumentations read it, and one `Link` each (samples interleaved)",
+        "",
+    ]
+    rows = []
+    for shape in SHAPES:
+        a, e = (results.get(f"{shapes_stage(shape)}-{c}-{SHAPES_SIZE}") for c in "AE")
+        rows.append([_SHAPE_NAMES[shape], _time(a), _time(e), f"{a / e:,.1f}×" if a and e else "—"])
+    return lines + _table(["messages", "A", "E", "E vs A"], rows)
+
+
+_SHAPE_NAMES = {"dict": "header dict", "kafka": "Kafka (str, bytes) pairs", "sqs": "SQS messages (boto3)"}
 
 
 def targets(
