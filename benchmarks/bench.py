@@ -277,8 +277,6 @@ def cases(sizes: Sequence[int] = SIZES) -> list[Case]:
 
 
 OVERHEAD = "processor overhead"
-MATRIX = "matrix "  # how every ingest-matrix stage name starts (`matrix.stage`)
-PAIRED = (MATRIX, "client shapes ")  # stages whose A and E are sampled in turn (`shapes.stage` too)
 
 
 # ---------------------------------------------------------------- memory
@@ -352,27 +350,20 @@ def run(
 ) -> dict[str, float]:
     """Median seconds per case id, all measured in this one run. The processor-overhead cases
     differ by a few percent, so each size's contenders are sampled in turn, three times as often.
-    Each ingest-matrix cell and client shape is one ratio, so its A and E are sampled in turn too:
-    a stretch of load on the machine then slows both rather than whichever was being timed."""
+    Every other case is timed alone: sampled in turn with A, E at 10,000 ran up to twice as slow
+    after each of A's calls (A builds and frees some 100,000 objects), which no consumer's batch
+    does to the next."""
     saved = _kernels.IMPLEMENTATION
     results = {}
     paired: dict[int, dict[str, Callable[[], Any]]] = {}
-    cells: dict[tuple[str, int], list[Case]] = {}
     try:
         for case in cases(sizes):
             if case.stage == OVERHEAD:  # each contender's processor bound its kernels when it was made
                 paired.setdefault(case.size, {})[case.id] = case.setup()
                 continue
-            if case.stage.startswith(PAIRED):
-                cells.setdefault((case.stage, case.size), []).append(case)
-                continue
             if progress:
                 progress(case.id)
             results[case.id] = median_seconds(case.bound(), rounds)
-        for (stage, n), pair in cells.items():  # built one cell at a time, A and E on the same kernels
-            if progress:
-                progress(f"{stage}-{n}")
-            results.update(interleaved_medians({case.id: case.bound() for case in pair}, rounds))
         for n, calls in paired.items():
             if progress:
                 progress(f"{OVERHEAD}-{n}")

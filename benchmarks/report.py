@@ -177,8 +177,7 @@ def matrix_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
         "**ingest matrix**: the ingest stage in every shape of batch (`benchmarks/matrix.py`): W3C or B3 "
         "multi-header contexts, a per-trace `tracestate` on no header or on every one, link attributes shared "
         "(`messaging.system`) or per link as well (`messaging.message.id`); A is that format's official "
-        "propagator per message and one `Link` each with the same attributes (each cell's A and E samples "
-        "interleaved)",
+        "propagator per message and one `Link` each with the same attributes",
         "",
     ]
     header = ["headers", "tracestate", "attributes"]
@@ -204,7 +203,7 @@ def shapes_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
         f"**client shapes**: ingest of {SHAPES_SIZE:,} messages as clients deliver them (`benchmarks/shapes.py`): "
         "a header dict, confluent-kafka's list of (str, bytes) pairs, whole boto3 SQS messages (the context in "
         "`MessageAttributes`); W3C with a tracestate; A is the propagator per message with a getter over that "
-        "shape, as the instrumentations read it, and one `Link` each (samples interleaved)",
+        "shape, as the instrumentations read it, and one `Link` each",
         "",
     ]
     rows = []

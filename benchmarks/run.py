@@ -71,9 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         import matplotlib  # noqa: F401  # fail now, not after the whole run
     sizes = tuple(args.sizes or bench.SIZES)
-    cases = bench.cases(sizes)  # an overhead size, a matrix cell, a shape: once each
-    grouped = {(c.stage, c.size) for c in cases if c.stage == bench.OVERHEAD or c.stage.startswith(bench.PAIRED)}
-    total = sum(c.stage != bench.OVERHEAD and not c.stage.startswith(bench.PAIRED) for c in cases) + len(grouped)
+    cases = bench.cases(sizes)  # the overhead stage reports once per link count, its contenders together
+    total = sum(c.stage != bench.OVERHEAD for c in cases) + len({c.size for c in cases if c.stage == bench.OVERHEAD})
     results = bench.run(sizes, args.rounds, progress=_progress(total))
     print("\n".join(report.report(results, bench.bytes_per_link(), sizes)))
     if args.plot:
