@@ -19,6 +19,7 @@ A crash it finds becomes a test in tests/test_reliability.py.
 from __future__ import annotations
 
 import sys
+from types import MappingProxyType
 
 import atheris
 import numpy as np
@@ -109,7 +110,10 @@ def _value(fdp: atheris.FuzzedDataProvider) -> object:
     if kind == 3:
         return None
     if kind == 4:
-        return fdp.ConsumeInt(4) if fdp.ConsumeBool() else {"StringValue": fdp.PickValueInList(SAMPLES)}
+        if fdp.ConsumeBool():
+            return fdp.ConsumeInt(4)
+        attribute = {"StringValue": fdp.PickValueInList(SAMPLES)}  # an SQS attribute, as a dict or another mapping
+        return MappingProxyType(attribute) if fdp.ConsumeBool() else attribute
     return fdp.PickValueInList(SAMPLES)
 
 
@@ -118,18 +122,41 @@ def _key(fdp: atheris.FuzzedDataProvider) -> object:
     return name.encode() if fdp.ConsumeBool() else name
 
 
+class _Message:
+    """A client's message object: headers as a method (confluent-kafka) or an attribute (aiokafka)."""
+
+    def __init__(self, headers: object, method: bool) -> None:
+        self._headers = headers
+        if not method:
+            self.headers = headers
+
+    def headers(self) -> object:
+        return self._headers
+
+
+class _Pairs(list):  # a list subclass: not the exact type the compiled pass reads first
+    pass
+
+
 def _carrier(fdp: atheris.FuzzedDataProvider) -> object:
-    kind = fdp.ConsumeIntInRange(0, 3)
+    kind = fdp.ConsumeIntInRange(0, 6)
     pairs = [(_key(fdp), _value(fdp)) for _ in range(fdp.ConsumeIntInRange(0, 4))]
     if kind == 0:
         carrier = dict(pairs)
         if fdp.ConsumeBool():  # a whole SQS message: its attribute mappings are its headers
-            carrier["MessageAttributes"] = dict((_key(fdp), _value(fdp)) for _ in range(fdp.ConsumeIntInRange(0, 3)))
-        return carrier
+            attributes = dict((_key(fdp), _value(fdp)) for _ in range(fdp.ConsumeIntInRange(0, 3)))
+            carrier["MessageAttributes"] = MappingProxyType(attributes) if fdp.ConsumeBool() else attributes
+        return MappingProxyType(carrier) if fdp.ConsumeIntInRange(0, 3) == 0 else carrier
     if kind == 1:
         return pairs
     if kind == 2:
         return None
+    if kind == 3:
+        return tuple(pairs) if fdp.ConsumeBool() else _Pairs(pairs)
+    if kind == 4:
+        return _Message(pairs if fdp.ConsumeBool() else dict(pairs), fdp.ConsumeBool())
+    if kind == 5:
+        return _Message(None, fdp.ConsumeBool())
     return [pair[:1] for pair in pairs] or 7  # malformed: must raise TypeError naming the carrier
 
 
