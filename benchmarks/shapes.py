@@ -63,7 +63,8 @@ class _SqsGetter(Getter[dict[str, Any]]):
 
 
 def messages(shape: str, n: int) -> list[Any]:
-    """n messages in `shape`, fresh header names and values in each, as a client decodes them."""
+    """n messages in `shape`: the matrix's own dicts, or Kafka and SQS messages with header names
+    of their own in each, as a client decodes them."""
     out: list[Any] = []
     for headers in matrix_carriers(n, "tracecontext", True):
         if shape == "dict":

@@ -252,7 +252,7 @@ cdef class _Headers:
     cdef int see_nested(self, object value) except -1:
         """An SQS message as boto3 or a Lambda event delivers it: the mappings under its
         `MessageAttributes` and `Attributes` (any case) are read as its headers, one level deep."""
-        if self.nested or not _is_mapping(value):
+        if self.nested or not _is_mapping(value, None):
             return 0
         cdef bint pairs = self.pairs
         self.nested = True
@@ -274,7 +274,7 @@ cdef class _Headers:
         if slot == SLOT_NESTED:
             return self.see_nested(value)
         if not isinstance(value, (str, bytes)):
-            if _is_mapping(value):  # an SQS/SNS message attribute
+            if _is_mapping(value, None):  # an SQS/SNS message attribute
                 value = _attribute_value(value)
                 if value is None:
                     return 0
@@ -317,15 +317,21 @@ cdef class _Headers:
         return VALID if _parse_value(value, tid, sid, flags) else ABSENT
 
 
-cdef inline bint _is_mapping(object value) except -1:
+cdef inline bint _is_mapping(object value, dict kinds) except -1:
     """isinstance(value, Mapping), settled without the ABC's check (which runs Python code, about
     0.5 µs) for the types that decide it at once: a dict (an SQS attribute as boto3 and Lambda
-    deliver it) is one; None, str, bytes, list and tuple are not."""
+    deliver it) is one; None, str, bytes, list and tuple are not. For any other type the check
+    runs, once per type when `kinds` (a call's cache by type) is not None."""
     if type(value) is dict:
         return True
     if value is None or type(value) is str or type(value) is bytes or type(value) is list or type(value) is tuple:
         return False
-    return isinstance(value, Mapping)
+    if kinds is None:
+        return isinstance(value, Mapping)
+    known = kinds.get(type(value))
+    if known is None:
+        known = kinds[type(value)] = isinstance(value, Mapping)
+    return known
 
 
 cdef tuple _ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")

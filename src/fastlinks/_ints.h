@@ -11,9 +11,10 @@
 #  include "longintrepr.h"
 #endif
 
-/* A non-zero 16-byte (fl_int_from_be16) or 8-byte (fl_int_from_be8) big-endian unsigned
-   integer as a Python int, in one allocation (for zero, CPython 3.11 reads a digit it never
-   wrote: callers use a 0 they hold instead). On CPython 3.10 to 3.13 with 30-bit digits (every
+/* A big-endian unsigned integer of 16 bytes (fl_int_from_be16) or 8 (fl_int_from_be8) as a
+   Python int, in one allocation. fl_int_from_be16 wants a non-zero value: for zero, its
+   _PyLong_FromByteArray fallback on CPython 3.11 reads a digit it never wrote, so callers use a
+   0 they hold; fl_int_from_be8 takes any value. On CPython 3.10 to 3.13 with 30-bit digits (every
    64-bit build) the digits are written straight into a new int, as Cython's own conversions
    read them: a sixth of the work of _PyLong_FromByteArray, which walks the bytes one at a time,
    and half of PyLong_FromUnsignedLongLong's. A value below 2**30 takes the public call, which

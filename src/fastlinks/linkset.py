@@ -23,8 +23,6 @@ from .policy import CompactionStats, LinkPolicy, default_policy
 from .w3c import parse_tracestates
 
 _CHUNK = 4096  # rows materialized at a time when iterating
-
-
 _COLUMNS = ("trace_ids", "span_ids", "trace_flags", "is_remote")
 
 
