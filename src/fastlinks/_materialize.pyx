@@ -24,6 +24,8 @@ from fastlinks._columns import Columns
 cnp.import_array()
 
 cdef tuple _FLAGS = tuple(TraceFlags(i) for i in range(256))
+cdef object _SPAN_CONTEXT = SpanContext  # module constants read as C globals, not looked up per link
+cdef object _DEFAULT_STATE = DEFAULT_TRACE_STATE
 cdef tuple _NO_ARGS = ()
 cdef const char* _HEX = b"0123456789abcdef"
 cdef object _TRACE_ID_LIMIT = 2**128
@@ -114,16 +116,21 @@ def ids_from_contexts(contexts, bint fast):
     return tuple.__new__(Columns, _frozen(arrays) + (states,))  # a Columns, without its Python __new__
 
 
-cdef inline void _set_item(object tup, Py_ssize_t i, object item):
+cdef inline void _set_item(object tup, Py_ssize_t i, object item) noexcept:
     Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
     PyTuple_SET_ITEM(tup, i, item)
+
+
+cdef inline void _set_list_item(list items, Py_ssize_t i, object item) noexcept:
+    Py_INCREF(item)  # PyList_SET_ITEM steals a reference
+    PyList_SET_ITEM(items, i, item)
 
 
 cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
     """What `SpanContext(tid, sid, remote, flags, state)` returns, for IDs already validated:
     the same 6-tuple subclass, allocated as `tuple.__new__` would, without re-checking them.
     Only called when `_CONTEXT_IS_TUPLE` and the caller's `fast` (the full layout check) hold."""
-    ctx = PyType_GenericAlloc(<PyTypeObject*>SpanContext, 6)
+    ctx = PyType_GenericAlloc(<PyTypeObject*>_SPAN_CONTEXT, 6)
     _set_item(ctx, 0, tid)
     _set_item(ctx, 1, sid)
     _set_item(ctx, 2, True if remote else False)
@@ -138,6 +145,13 @@ cdef extern from "Python.h":
     int PyDict_SetItem(object, object, object) except -1
     Py_ssize_t PyDict_GET_SIZE(object)
     PyTypeObject* PyDescr_TYPE(PyObject*)  # the class a descriptor was made for
+    PyTypeObject* Py_TYPE(PyObject*)
+    Py_ssize_t PyList_GET_SIZE(object)
+    PyObject* PyList_GET_ITEM(object, Py_ssize_t)  # borrowed
+    bint PyType_IsSubtype(PyTypeObject*, PyTypeObject*)
+    object PyList_New(Py_ssize_t)
+    void PyList_SET_ITEM(object, Py_ssize_t, object)  # steals a reference
+    PyObject* PyDict_GetItemWithError(object, object) except? NULL  # borrowed
 
 cdef extern from "structmember.h":  # PyMemberDef, T_OBJECT_EX and READONLY on every CPython 3.10-3.13
     ctypedef struct PyMemberDef:
@@ -161,11 +175,15 @@ cdef inline bint _slotted(object link_type, Py_ssize_t* offsets):
     are stored as the descriptor's setter would store them, without a call per field."""
     cdef int k
     cdef PyMemberDef* member
-    fields = link_type.__dict__
+    cdef PyObject* found
+    if (<PyTypeObject*>link_type).tp_dict == NULL:
+        return False
+    fields = <object>(<PyTypeObject*>link_type).tp_dict  # the class's own namespace (what __dict__ shows)
     for k in range(4):
-        descr = fields.get(_LINK_FIELDS[k])
-        if descr is None or type(descr) is not _MEMBER_DESCRIPTOR:
+        found = PyDict_GetItemWithError(fields, _LINK_FIELDS[k])
+        if found == NULL or type(<object>found) is not _MEMBER_DESCRIPTOR:
             return False
+        descr = <object>found
         member = (<PyMemberDescrObject*><PyObject*>descr).d_member
         if (PyDescr_TYPE(<PyObject*>descr) != <PyTypeObject*>link_type
                 or member.type != T_OBJECT_EX or member.flags & READONLY
@@ -197,7 +215,7 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef list keys = None, values = None
     cdef Py_ssize_t ncolumns = 0
 
-    if not (isinstance(link_type, type) and issubclass(link_type, Link)):
+    if not (isinstance(link_type, type) and PyType_IsSubtype(<PyTypeObject*>link_type, <PyTypeObject*>Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
     fast = fast and _CONTEXT_IS_TUPLE
     slotted = fast and _slotted(link_type, offsets)
@@ -216,13 +234,13 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         for c in range(ncolumns):
             if len(<list>values[c]) != k:
                 raise ValueError(f"make_links: column {keys[c]!r} has {len(<list>values[c])} values for {k} links")
-    cdef list out = [None] * k
+    cdef list out = PyList_New(k)  # every item set below before anything can read it
     for j in range(k):
         r = j if picked == NULL else picked[j]
         if r < 0 or r >= n:
             raise IndexError(f"make_links: row {r} out of range for {n} rows")
         sid = _be64(s + 8 * r)
-        state = DEFAULT_TRACE_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
+        state = _DEFAULT_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
         valid = _nonzero(t + 16 * r, 16)
         tid = fl_int_from_be16(t + 16 * r) if valid else 0
         if columns is not None:  # the shared attributes, then this row's values that are not None
@@ -247,14 +265,14 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
             _put(link, offsets[1], row_attributes)
             _put(link, offsets[2], stats)
             _put(link, offsets[3], dropped)
-            out[j] = link
+            _set_list_item(out, j, link)
             continue
         link = link_type(ctx, row_attributes)  # any other Link subclass: through its own __init__
         if stats is not None:
             link._stats = stats
         if dropped:
             link._dropped_attributes = dropped
-        out[j] = link
+        _set_list_item(out, j, link)
     return out
 
 
@@ -411,10 +429,13 @@ def format_traceparents(trace_ids, span_ids, trace_flags):
 
 def value_types(list values):
     cdef set seen = set()
-    cdef object last = None
-    for value in values:
-        kind = type(value)
-        if kind is not last:  # runs of one type cost a pointer comparison each
-            seen.add(kind)
+    cdef PyTypeObject* last = NULL  # held by `seen` once set
+    cdef PyTypeObject* kind
+    cdef Py_ssize_t i = 0
+    while i < PyList_GET_SIZE(values):  # read again each time: a metaclass's __hash__ could shrink the list
+        kind = Py_TYPE(PyList_GET_ITEM(values, i))
+        if kind != last:  # runs of one type cost a pointer comparison each
+            seen.add(<object>kind)
             last = kind
+        i += 1
     return frozenset(seen)
