@@ -317,3 +317,25 @@ def test_each_thread_keeps_its_compaction_scratch_and_lets_a_large_one_go(impl, 
     assert batch(3000).compact().stats.kept == 128
     assert len(_kernels._SCRATCH.block) == 0
     assert (_kernels._SCRATCH.block is not block) == (_kernels.IMPLEMENTATION == "cython")
+
+
+def test_take_values_gathers_a_list_column(impl):
+    """A per-row attribute column restricted to kept rows, in their order; rows out of range, rows
+    that are not an int64 array and values that are not a list are errors naming what was wrong."""
+
+    class Values(list):
+        pass
+
+    values = ["a", None, 3, ("x", "y"), b"k"]
+    rows = np.array([4, 0, 0, 2], np.int64)
+    assert impl.take_values(values, rows) == [b"k", "a", "a", 3]
+    assert impl.take_values(Values(values), rows[:1]) == [b"k"]
+    assert impl.take_values([], np.array([], np.int64)) == []
+    with pytest.raises(IndexError, match="row 5 out of range for 5 values"):
+        impl.take_values(values, np.array([1, 5], np.int64))
+    with pytest.raises(IndexError, match="row -1 out of range"):
+        impl.take_values(values, np.array([-1], np.int64))
+    with pytest.raises(ValueError, match="take_values: rows must be a C-contiguous 1-D int64 array"):
+        impl.take_values(values, np.array([1], np.int32))
+    with pytest.raises(TypeError, match="take_values: values must be a list, got tuple"):
+        impl.take_values(tuple(values), rows)

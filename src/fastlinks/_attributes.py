@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from . import _kernels
 
 _SCALARS = (str, bool, int, float)
 _ROW_TYPES = frozenset({str, bytes, bool, int, float, type(None), tuple, list})
@@ -89,8 +90,6 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
             raise TypeError(f"attributes[{key!r}]: unsupported array dtype {value.dtype}")
         out: list[Any] | np.ndarray = value.copy()
     else:
-        from . import _kernels  # here: the kernels import this module
-
         out = list(value)
         kinds = _kernels.materialize.value_types(out)
         if not kinds <= _ROW_TYPES:
@@ -128,7 +127,7 @@ def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any],
     list or tuple is one sequence value every link shares."""
     if attributes is None:
         return {}, {}
-    if not isinstance(attributes, Mapping):
+    if type(attributes) is not dict and not isinstance(attributes, Mapping):  # a dict without the ABC's check
         raise TypeError(f"attributes: expected a mapping, got {type(attributes).__name__}")
     shared: dict[str, Any] = {}
     columns: dict[str, Any] = {}
@@ -146,14 +145,9 @@ def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any],
 
 
 def take(columns: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
-    """The columns restricted to `rows`, in that order."""
-    picked = rows.tolist()
-    return {k: c[rows] if isinstance(c, np.ndarray) else _items(c, picked) for k, c in columns.items()}
-
-
-def _items(values: list[Any], picked: list[int]) -> list[Any]:
-    """`[values[r] for r in picked]`, in one C call when there are two or more."""
-    return list(itemgetter(*picked)(values)) if len(picked) > 1 else [values[r] for r in picked]
+    """The columns restricted to `rows` (an int64 array, in bounds), in that order."""
+    gather = _kernels.compact.take_values
+    return {k: c[rows] if isinstance(c, np.ndarray) else gather(c, rows) for k, c in columns.items()}
 
 
 def per_row(
@@ -180,7 +174,7 @@ def per_row(
         values = {key: (c.tolist() if isinstance(c, np.ndarray) else c) for key, c in columns.items()}
     else:
         values = {
-            key: (c[rows].tolist() if isinstance(c, np.ndarray) else _items(c, rows.tolist()))
+            key: (c[rows].tolist() if isinstance(c, np.ndarray) else _kernels.compact.take_values(c, rows))
             for key, c in columns.items()
         }
     if limit is None or len(shared) + len(values) <= limit:  # nothing can be over the cap: no count to keep

@@ -33,6 +33,9 @@ def take(
 ) -> tuple[_U8, _U8, _U8, npt.NDArray[np.bool_]]:
     """The four link columns restricted to `rows`, as new read-only arrays."""
 
+def take_values(values: list[Any], rows: npt.NDArray[np.int64]) -> list[Any]:
+    """A list column restricted to `rows` (in bounds), in that order."""
+
 def scan_links(
     items: Iterable[object], limit: int, dedupe: bool, link_type: type, stats_type: type, fast: bool
 ) -> tuple[bool, int, int]:

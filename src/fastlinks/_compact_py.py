@@ -89,6 +89,24 @@ def take(trace_ids, span_ids, trace_flags, is_remote, rows):
     return _frozen(trace_ids[rows], span_ids[rows], trace_flags[rows], np.asarray(is_remote, dtype=bool)[rows])
 
 
+def _rows(rows, what):
+    """The compiled kernels' check of a row-number array: C-contiguous, 1-D, int64."""
+    if not (isinstance(rows, np.ndarray) and rows.dtype == np.int64 and rows.ndim == 1 and rows.flags.c_contiguous):
+        raise ValueError(f"{what}: rows must be a C-contiguous 1-D int64 array")
+
+
+def take_values(values, rows):
+    if not isinstance(values, list):
+        raise TypeError(f"take_values: values must be a list, got {type(values).__name__}")
+    _rows(rows, "take_values")
+    n = len(values)
+    picked = rows.tolist()
+    for r in picked:
+        if r < 0 or r >= n:
+            raise IndexError(f"take_values: row {r} out of range for {n} values")
+    return [values[r] for r in picked]
+
+
 def start_scan(span, config):
     list_type, list_attr, deque_attr, seen_attr, limit, dedupe, link_type, stats_type, fast = config
     links = getattr(span, list_attr, None)

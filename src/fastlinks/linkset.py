@@ -297,7 +297,8 @@ class LinkSet(Sequence[Link]):
     def _take(self, rows: np.ndarray, stats: CompactionStats | None, attribute_limit: int | None) -> LinkSet:
         states = None
         if self.trace_states is not None:
-            states = [self.trace_states[r] for r in rows.tolist()]
+            raw = self.trace_states if isinstance(self.trace_states, list) else list(self.trace_states)
+            states = _kernels.compact.take_values(raw, rows)
             states = states if any(states) else None
         tids, sids, flags, remote = _kernels.compact.take(
             self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
