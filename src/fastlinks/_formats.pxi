@@ -74,9 +74,61 @@ cdef inline int _ids_state(uint8_t* tid, uint8_t* sid) noexcept nogil:
     return VALID if _nonzero(tid, 16) and _nonzero(sid, 8) else INVALID
 
 
+cdef extern from *:
+    """
+    /* An exact str of ASCII characters in CPython's compact form (every str a header name or value
+       arrives as): its bytes and length; NULL for anything else. */
+    static CYTHON_INLINE const unsigned char *fl_ascii(PyObject *v, Py_ssize_t *n) {
+        if (v == NULL || !PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v))
+            return NULL;
+        *n = PyUnicode_GET_LENGTH(v);
+        return (const unsigned char *)(((PyASCIIObject *)v) + 1);
+    }
+    """
+    const uint8_t* fl_ascii(PyObject*, Py_ssize_t*) noexcept
+
+cdef enum:
+    B3_IDS = (1 << SLOT_B3_TID) | (1 << SLOT_B3_SID)
+    B3_OTHER = (1 << SLOT_B3) | (1 << SLOT_B3_FLAGS)
+
+
+cdef inline int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
+    """`_b3_any`, with the commonest carrier read in line first: x-b3-traceid, x-b3-spanid and maybe
+    x-b3-sampled, ASCII str each, no single header, no x-b3-flags (what B3MultiFormat injects).
+    Same answers, about a third of the steps."""
+    cdef Py_ssize_t tn = 0, sn = 0, vn = 0
+    cdef const uint8_t* t
+    cdef const uint8_t* s
+    cdef const uint8_t* v
+    cdef bint sampled = False, ok
+    if bad or touched & B3_OTHER or touched & B3_IDS != B3_IDS:
+        return _b3_any(slots, touched, bad, tid, sid, flags)
+    t = fl_ascii(slots[SLOT_B3_TID], &tn)
+    s = fl_ascii(slots[SLOT_B3_SID], &sn)
+    if t == NULL or s == NULL:
+        return _b3_any(slots, touched, bad, tid, sid, flags)
+    if touched & (1 << SLOT_B3_SAMPLED):
+        v = fl_ascii(slots[SLOT_B3_SAMPLED], &vn)
+        if v == NULL:
+            return _b3_any(slots, touched, bad, tid, sid, flags)
+        sampled = ((vn == 1 and (v[0] == 49 or v[0] == 100))  # "1", "d"; "true", "True" as _b3_sampled
+                   or (vn == 4 and (memcmp(v, b"true", 4) == 0 or memcmp(v, b"True", 4) == 0)))
+    if (tn != 16 and tn != 32) or sn != 16:
+        return ABSENT
+    if tn == 16:
+        memset(tid, 0, 8)
+        ok = fl_hex16_any(t, tid + 8)
+    else:
+        ok = fl_hex16_any(t, tid) & fl_hex16_any(t + 16, tid + 8)
+    if not (ok and fl_hex16_any(s, sid)):
+        return ABSENT
+    flags[0] = sampled
+    return _ids_state(tid, sid)
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
+cdef int _b3_any(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
     """opentelemetry-propagator-b3: the single `b3` header when set, else the x-b3-* headers;
     IDs of 16 or 32 (trace) and 16 (span) hex digits in either case; all-zero IDs give INVALID.
     Reads the slots' values (`_Headers.slots_` or `_dict_row`'s borrowed ones) through `_at`;

@@ -8,7 +8,7 @@ free-threaded CPython. The hex digits of the IDs are decoded by `_hex.h`.
 """
 cimport cython
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
 from cpython.object cimport PyObject
@@ -317,7 +317,7 @@ cdef inline int _extract(_Headers h, PyObject** slots, int touched, int bad, int
     return _ottrace(slots, touched, tid, sid, flags)
 
 
-cdef int _resolve(_Headers h, PyObject** slots, int touched, int bad, const int* codes, int nformats,
+cdef inline int _resolve(_Headers h, PyObject** slots, int touched, int bad, const int* codes, int nformats,
                   uint8_t* tid, uint8_t* sid, uint8_t* flags, bint* from_w3c) except -1:
     """The formats in order, as CompositePropagator: a later format's context replaces an earlier
     one. Fills the row (zeroed unless the answer is VALID) and says whether tracecontext gave it.
