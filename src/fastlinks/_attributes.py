@@ -108,6 +108,8 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
 
 def shared_value(key: str, value: object) -> object:
     """A value every row shares: a scalar, or a homogeneous list/tuple (kept as a tuple)."""
+    if type(value) is str:  # the commonest, settled at once
+        return value
     if isinstance(value, (list, tuple)):
         _check_sequence(f"attributes[{key!r}]", value)
         return tuple(value)

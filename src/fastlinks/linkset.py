@@ -300,16 +300,17 @@ class LinkSet(Sequence[Link]):
             raw = self.trace_states if isinstance(self.trace_states, list) else list(self.trace_states)
             states = _kernels.compact.take_values(raw, rows)
             states = states if any(states) else None
-        tids, sids, flags, remote = _kernels.compact.take(
-            self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows
-        )
-        columns = Columns(tids, sids, flags, remote, states)
-        per_row = _attributes.take(self._per_row, rows) if self._per_row else None
-        if stats is None:
-            return LinkSet(columns=columns, shared=self._shared, per_row=per_row, attribute_limit=attribute_limit)
-        return CompactedLinkSet(
-            columns=columns, stats=stats, shared=self._shared, per_row=per_row, attribute_limit=attribute_limit
-        )
+        arrays = _kernels.compact.take(self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows)
+        per_row = _attributes.take(self._per_row, rows) if self._per_row else {}
+        # the kernel's new columns and this set's checked attributes: set as they are, without
+        # the constructors' checks (one of these per compaction)
+        taken = LinkSet.__new__(LinkSet) if stats is None else CompactedLinkSet.__new__(CompactedLinkSet)
+        taken.trace_ids, taken.span_ids, taken.trace_flags, taken.is_remote = arrays
+        taken.trace_states = states
+        taken._shared, taken._per_row, taken._attribute_limit = self._shared, per_row, attribute_limit
+        if stats is not None:
+            taken._stats = stats  # type: ignore[attr-defined]  # a CompactedLinkSet's
+        return taken
 
     # ------------------------------------------------------------ Sequence of Link
 
