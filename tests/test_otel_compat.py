@@ -96,10 +96,20 @@ class _Shadowed(LinkSetLink):  # one slot of its own over the base's
     __slots__ = ("_context",)
 
 
-@pytest.mark.parametrize("link_type", [LinkSetLink, _Inherited, _Shadowed, Link])
+class _Constructed(LinkSetLink):  # all four slots its own, made by its own __new__: that must run
+    __slots__ = ("_attributes", "_context", "_dropped_attributes", "_stats")
+    made = 0
+
+    def __new__(cls, *args, **kwargs):
+        _Constructed.made += 1
+        return super().__new__(cls)
+
+
+@pytest.mark.parametrize("link_type", [LinkSetLink, _Inherited, _Shadowed, _Constructed, Link])
 def test_every_link_type_gets_the_same_links_on_the_fast_path(impl, link_type):
     """The fast path stores a new link's fields in place only for a class whose own __slots__
     hold all four; any other Link subclass takes attribute assignment, with the same result."""
+    _Constructed.made = 0
     ls = LinkSet.from_span_contexts(CONTEXTS)
     args = (ls.trace_ids, ls.span_ids, ls.trace_flags, ls.is_remote, None, None, [{"a": 1}, None, {"b": 2}])
     stats = None if link_type is Link else CompactionStats(input=3, invalid=0, duplicates=0, over_limit=0, kept=3)
@@ -114,6 +124,36 @@ def test_every_link_type_gets_the_same_links_on_the_fast_path(impl, link_type):
         )
         assert getattr(a, "_stats", None) is getattr(b, "_stats", None) is (None if link_type is Link else stats)
     assert [(link.context.trace_id, link.context.span_id) for link in fast] == [(0xABC, 1), (0xDEF, 2), (5, 0)]
+    if link_type is _Constructed:
+        assert _Constructed.made == 6  # fast and slow: each link through its class's __new__
+
+
+def test_links_made_in_place_are_ordinary_instances(impl):
+    """The compiled kernel allocates a LinkSetLink and fills its slots without object.__new__'s
+    instance-values block: the instance __dict__ is made on first use and everything Python does
+    with an object works (attributes set and deleted, vars, copy, deepcopy, pickle, weakref, gc)."""
+    import copy
+    import gc
+    import pickle
+    import weakref
+
+    links = list(LinkSet.from_span_contexts(CONTEXTS, {"a": PerRow([1, 2, 3])}).compact())
+    link = links[0]
+    assert vars(link) == {} and not hasattr(link, "note")
+    link.note = "kept"
+    assert vars(link) == {"note": "kept"} and link.note == "kept"
+    del link.note
+    assert vars(link) == {}
+    for other in links[1:]:
+        other.__dict__["x"] = 1
+        assert other.x == 1
+    for made in (copy.copy(link), copy.deepcopy(link), pickle.loads(pickle.dumps(link))):
+        assert (type(made), made.context, dict(made.attributes)) == (type(link), link.context, dict(link.attributes))
+    ref = weakref.ref(link)
+    assert ref() is link
+    del link, links
+    gc.collect()
+    assert ref() is None
 
 
 def test_without_a_span_link_list_the_processor_leaves_spans_alone(impl, monkeypatch):

@@ -168,15 +168,38 @@ cdef object _ZERO = 0
 cdef object _MEMBER_DESCRIPTOR = type(type("_Slots", (), {"__slots__": ("x",)}).__dict__["x"])
 
 
+cdef extern from *:
+    """
+    /* A new instance of `cls`, whose __new__ is object's and which is not abstract (the caller
+       checked both). On CPython 3.10-3.13 (GIL builds) the type's own allocation, which leaves the
+       instance's __dict__ to be made on first use, as for any object its type allocates (CPython's
+       attribute code reads a missing dict and values as empty), rather than object.__new__'s block
+       for instance values (3.11, 3.12) that a link never uses; elsewhere object.__new__ itself. */
+    static PyObject *fl_new_link(PyTypeObject *cls, PyObject *no_args) {
+    #if PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
+        (void)no_args;
+        return cls->tp_alloc(cls, 0);
+    #else
+        return cls->tp_new(cls, no_args, NULL);
+    #endif
+    }
+    """
+    object fl_new_link(PyTypeObject*, object)
+    unsigned long Py_TPFLAGS_IS_ABSTRACT
+
+
 cdef inline bint _slotted(object link_type, Py_ssize_t* offsets):
     """True when `link_type` keeps every field of `_LINK_FIELDS` in a slot of its own (LinkSetLink
-    does): where each slot is in the object, read from its member descriptor (one `__slots__`
-    made for this very class, an object reference inside the instance), so a new link's fields
-    are stored as the descriptor's setter would store them, without a call per field."""
+    does) and is made by object.__new__: where each slot is in the object, read from its member
+    descriptor (one `__slots__` made for this very class, an object reference inside the
+    instance), so a new link's fields are stored as the descriptor's setter would store them,
+    without a call per field."""
     cdef int k
     cdef PyMemberDef* member
     cdef PyObject* found
-    if (<PyTypeObject*>link_type).tp_dict == NULL:
+    cdef PyTypeObject* cls = <PyTypeObject*>link_type
+    if (cls.tp_dict == NULL or cls.tp_new != (<PyTypeObject*>object).tp_new
+            or cls.tp_flags & Py_TPFLAGS_IS_ABSTRACT):
         return False
     fields = <object>(<PyTypeObject*>link_type).tp_dict  # the class's own namespace (what __dict__ shows)
     for k in range(4):
@@ -259,8 +282,8 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
                                 valid and sid != 0)
         else:
             ctx = SpanContext(tid, PyLong_FromUnsignedLongLong(sid), remote[r] != 0, _FLAGS[f[r]], state)
-        if slotted:  # object.__new__(link_type), called directly, and every slot set in place
-            link = cls.tp_new(link_type, <PyObject*>_NO_ARGS, NULL)
+        if slotted:  # a new instance (fl_new_link) with every slot set in place
+            link = fl_new_link(cls, _NO_ARGS)
             _put(link, offsets[0], ctx)
             _put(link, offsets[1], row_attributes)
             _put(link, offsets[2], stats)
