@@ -122,8 +122,11 @@ cdef inline void _set_item(object tup, Py_ssize_t i, object item) noexcept:
 
 
 cdef inline void _set_list_item(list items, Py_ssize_t i, object item) noexcept:
+    """items[i] = item for a list the caller made and holds alone, without a bounds check."""
+    cdef PyObject* old = PyList_GET_ITEM(items, i)
     Py_INCREF(item)  # PyList_SET_ITEM steals a reference
     PyList_SET_ITEM(items, i, item)
+    Py_XDECREF(old)
 
 
 cdef inline object _span_context(object tid, object sid, bint remote, object flags, object state, bint valid):
@@ -149,8 +152,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)  # borrowed
     bint PyType_IsSubtype(PyTypeObject*, PyTypeObject*)
-    object PyList_New(Py_ssize_t)
     void PyList_SET_ITEM(object, Py_ssize_t, object)  # steals a reference
+    void Py_XDECREF(PyObject*)
     PyObject* PyDict_GetItemWithError(object, object) except? NULL  # borrowed
 
 cdef extern from "structmember.h":  # PyMemberDef, T_OBJECT_EX and READONLY on every CPython 3.10-3.13
@@ -257,7 +260,7 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         for c in range(ncolumns):
             if len(<list>values[c]) != k:
                 raise ValueError(f"make_links: column {keys[c]!r} has {len(<list>values[c])} values for {k} links")
-    cdef list out = PyList_New(k)  # every item set below before anything can read it
+    cdef list out = [None] * k  # not PyList_New's NULLs: Python code may run below (a Link subclass's __init__)
     for j in range(k):
         r = j if picked == NULL else picked[j]
         if r < 0 or r >= n:
