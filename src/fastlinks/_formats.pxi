@@ -87,6 +87,22 @@ cdef extern from *:
     """
     const uint8_t* fl_ascii(PyObject*, Py_ssize_t*) noexcept
 
+cdef inline int _b3_ascii_ids(const uint8_t* t, Py_ssize_t tn, const uint8_t* s, bint sampled,
+                              uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
+    """A B3 trace ID of 16 or 32 and a span ID of 16 ASCII hex digits in either case (lengths
+    checked by the caller), 16 digits at a time, into the row: VALID, INVALID (all-zero) or ABSENT."""
+    cdef bint ok
+    if tn == 16:
+        memset(tid, 0, 8)
+        ok = fl_hex16_any(t, tid + 8)
+    else:
+        ok = fl_hex16_any(t, tid) & fl_hex16_any(t + 16, tid + 8)
+    if not (ok and fl_hex16_any(s, sid)):
+        return ABSENT
+    flags[0] = sampled
+    return _ids_state(tid, sid)
+
+
 cdef enum:
     B3_IDS = (1 << SLOT_B3_TID) | (1 << SLOT_B3_SID)
     B3_OTHER = (1 << SLOT_B3) | (1 << SLOT_B3_FLAGS)
@@ -100,7 +116,7 @@ cdef inline int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_
     cdef const uint8_t* t
     cdef const uint8_t* s
     cdef const uint8_t* v
-    cdef bint sampled = False, ok
+    cdef bint sampled = False
     if bad or touched & B3_OTHER or touched & B3_IDS != B3_IDS:
         return _b3_any(slots, touched, bad, tid, sid, flags)
     t = fl_ascii(slots[SLOT_B3_TID], &tn)
@@ -111,19 +127,10 @@ cdef inline int _b3(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_
         v = fl_ascii(slots[SLOT_B3_SAMPLED], &vn)
         if v == NULL:
             return _b3_any(slots, touched, bad, tid, sid, flags)
-        sampled = ((vn == 1 and (v[0] == 49 or v[0] == 100))  # "1", "d"; "true", "True" as _b3_sampled
-                   or (vn == 4 and (memcmp(v, b"true", 4) == 0 or memcmp(v, b"True", 4) == 0)))
+        sampled = _b3_sampled(1, v, 0, vn)
     if (tn != 16 and tn != 32) or sn != 16:
         return ABSENT
-    if tn == 16:
-        memset(tid, 0, 8)
-        ok = fl_hex16_any(t, tid + 8)
-    else:
-        ok = fl_hex16_any(t, tid) & fl_hex16_any(t + 16, tid + 8)
-    if not (ok and fl_hex16_any(s, sid)):
-        return ABSENT
-    flags[0] = sampled
-    return _ids_state(tid, sid)
+    return _b3_ascii_ids(t, tn, s, sampled, tid, sid, flags)
 
 
 @cython.boundscheck(False)
@@ -140,7 +147,7 @@ cdef int _b3_any(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* 
     cdef int dashes = 0, vkind = 1
     cdef const void* vdata = NULL
     cdef Py_ssize_t vn = 0, j
-    cdef bint sampled, ok
+    cdef bint sampled
     cdef PyObject* single = _at(slots, touched, SLOT_B3)
     if bad & (1 << SLOT_B3):
         return ABSENT
@@ -173,15 +180,9 @@ cdef int _b3_any(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* 
             sampled = _equals(vkind, vdata, 0, vn, b"1")
     if (tn != 16 and tn != 32) or snn != 16:
         return ABSENT
-    if kind == 1 and skind == 1:  # 16 digits at a time, either case
-        if tn == 16:
-            memset(tid, 0, 8)
-            ok = fl_hex16_any(<const uint8_t*>data + t0, tid + 8)
-        else:
-            ok = fl_hex16_any(<const uint8_t*>data + t0, tid) & fl_hex16_any(<const uint8_t*>data + t0 + 16, tid + 8)
-        if not (ok and fl_hex16_any(<const uint8_t*>sdata + s0, sid)):
-            return ABSENT
-    elif not _hex_into(kind, data, t0, tn, tid, 16, False) or not _hex_into(skind, sdata, s0, snn, sid, 8, False):
+    if kind == 1 and skind == 1:
+        return _b3_ascii_ids(<const uint8_t*>data + t0, tn, <const uint8_t*>sdata + s0, sampled, tid, sid, flags)
+    if not _hex_into(kind, data, t0, tn, tid, 16, False) or not _hex_into(skind, sdata, s0, snn, sid, 8, False):
         return ABSENT
     flags[0] = sampled
     return _ids_state(tid, sid)

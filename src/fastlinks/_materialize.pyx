@@ -204,7 +204,7 @@ cdef inline bint _slotted(object link_type, Py_ssize_t* offsets):
     if (cls.tp_dict == NULL or cls.tp_new != (<PyTypeObject*>object).tp_new
             or cls.tp_flags & Py_TPFLAGS_IS_ABSTRACT):
         return False
-    fields = <object>(<PyTypeObject*>link_type).tp_dict  # the class's own namespace (what __dict__ shows)
+    fields = <object>cls.tp_dict  # the class's own namespace (what __dict__ shows)
     for k in range(4):
         found = PyDict_GetItemWithError(fields, _LINK_FIELDS[k])
         if found == NULL or type(<object>found) is not _MEMBER_DESCRIPTOR:

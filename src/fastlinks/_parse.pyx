@@ -8,7 +8,7 @@ free-threaded CPython. The hex digits of the IDs are decoded by `_hex.h`.
 """
 cimport cython
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 from cpython.object cimport PyObject
