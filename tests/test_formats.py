@@ -168,6 +168,35 @@ def test_header_names_match_in_any_case(impl, fmt):
         assert [_ours(recased, i) for i in range(len(carriers))] == [_ours(links, i) for i in range(len(carriers))]
 
 
+def _near_misses(name: str) -> list[str]:
+    """`name` with one character changed to one that ORing 0x20 folds alike (a case change, or "\\r"
+    for "-", "\\x13" for "3"), or to its neighbour: names a case-insensitive match must tell apart."""
+    out = []
+    for i, ch in enumerate(name):
+        for other in {chr(ord(ch) ^ 0x20), chr(ord(ch) & ~0x20), chr(ord(ch) + 1)}:
+            out.append(name[:i] + other + name[i + 1 :])
+    return out
+
+
+@pytest.mark.parametrize("fmt", list(OFFICIAL))
+def test_a_name_one_character_away_is_read_only_if_it_is_a_case_variant(impl, fmt):
+    """Each header of a valid carrier renamed one character away: read as the header when the new
+    name is an ASCII case variant of it, else as if the header were absent; in a dict and in a
+    list of pairs with bytes names."""
+    rng = random.Random(17)
+    carriers = [c for c in (_valid(fmt, rng) for _ in range(40)) if "AWSTraceHeader" not in c]
+    for carrier in carriers[:8]:
+        for name in carrier:
+            without = {k: v for k, v in carrier.items() if k != name}
+            for renamed in _near_misses(name):
+                changed = {(renamed if k == name else k): v for k, v in carrier.items()}
+                same = renamed.encode().lower() == name.encode().lower()
+                expected = LinkSet.from_carriers([carrier if same else without], formats=[fmt])
+                pairs = [(k.encode(), v) for k, v in changed.items()]
+                got = LinkSet.from_carriers([changed, pairs], formats=[fmt])
+                assert _ours(got, 0) == _ours(got, 1) == _ours(expected, 0), (name, renamed)
+
+
 def test_bytes_values_read_as_their_text(impl):
     carriers = _carriers(["b3multi", "jaeger", "xray", "ottrace"], 300, seed=11)
     as_bytes = [[(k.encode(), v.encode("utf-8")) for k, v in c.items()] for c in carriers]
