@@ -12,6 +12,18 @@ from setuptools import Extension, setup
 
 KERNELS = ["fastlinks._parse", "fastlinks._compact", "fastlinks._materialize", "fastlinks.otlp._wire"]
 
+
+def _flags() -> list[str]:
+    """-O3 when CFLAGS is set without an -O level: setuptools then uses CFLAGS in place of Python's
+    own flags (-O2 or -O3 among them), so `CFLAGS=-Werror pip install .` would build the kernels
+    unoptimized. No debug info in what ships; FASTLINKS_DEBUG_INFO=1 keeps it (scripts/memcheck)."""
+    if sys.platform == "win32":
+        return []
+    cflags = os.environ.get("CFLAGS")
+    level = [] if cflags is None or any(f.startswith("-O") for f in cflags.split()) else ["-O3"]
+    return level + ([] if os.environ.get("FASTLINKS_DEBUG_INFO") else ["-g0"])
+
+
 if os.environ.get("FASTLINKS_NO_EXTENSIONS", "").strip() not in ("", "0"):
     ext_modules = []
 else:
@@ -25,8 +37,7 @@ else:
                 ["src/" + name.replace(".", "/") + ".pyx"],
                 include_dirs=[numpy.get_include(), "src/fastlinks"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                # no debug info in what ships; FASTLINKS_DEBUG_INFO=1 keeps it (scripts/memcheck wants it)
-                extra_compile_args=[] if sys.platform == "win32" or os.environ.get("FASTLINKS_DEBUG_INFO") else ["-g0"],
+                extra_compile_args=_flags(),
             )
             for name in KERNELS
         ],

@@ -143,7 +143,8 @@ cdef int _b3_any(PyObject** slots, int touched, int bad, uint8_t* tid, uint8_t* 
     cdef int kind = 1, skind = 1
     cdef const void* data = NULL
     cdef const void* sdata = NULL
-    cdef Py_ssize_t n = 0, sn = 0, t0 = 0, tn = 0, s0 = 0, snn = 0, d[4]
+    cdef Py_ssize_t n = 0, sn = 0, t0 = 0, tn = 0, s0 = 0, snn = 0
+    cdef Py_ssize_t d[4]
     cdef int dashes = 0, vkind = 1
     cdef const void* vdata = NULL
     cdef Py_ssize_t vn = 0, j
@@ -213,7 +214,8 @@ cdef int _jaeger(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     A zero ID leaves the context as it was; one out of range puts an invalid context in its place."""
     cdef int kind = 1
     cdef const void* data = NULL
-    cdef Py_ssize_t n = 0, j, c[3]
+    cdef Py_ssize_t n = 0, j
+    cdef Py_ssize_t c[3]
     cdef int colons = 0
     cdef uint8_t last[1]
     value = h.get(SLOT_UBER)

@@ -25,7 +25,7 @@
 #  else
 #    define FL_LONG_DIGITS(v) ((v)->ob_digit)
 #  endif
-static PyObject *fl_int_from_words(uint64_t hi, uint64_t lo) {
+static CYTHON_INLINE PyObject *fl_int_from_words(uint64_t hi, uint64_t lo) {
     uint32_t d[5];
     Py_ssize_t n;
     PyLongObject *v;
@@ -44,22 +44,22 @@ static PyObject *fl_int_from_words(uint64_t hi, uint64_t lo) {
     memcpy(FL_LONG_DIGITS(v), d, (size_t)n * sizeof(uint32_t));
     return (PyObject *)v;
 }
-static PyObject *fl_int_from_be16(const unsigned char *p) { return fl_int_from_words(fl_be64(p), fl_be64(p + 8)); }
-static PyObject *fl_int_from_be8(const unsigned char *p) { return fl_int_from_words(0, fl_be64(p)); }
+static CYTHON_INLINE PyObject *fl_int_from_be16(const unsigned char *p) { return fl_int_from_words(fl_be64(p), fl_be64(p + 8)); }
+static CYTHON_INLINE PyObject *fl_int_from_be8(const unsigned char *p) { return fl_int_from_words(0, fl_be64(p)); }
 #elif PY_VERSION_HEX >= 0x030D0000
-static PyObject *fl_int_from_be16(const unsigned char *p) {
+static CYTHON_INLINE PyObject *fl_int_from_be16(const unsigned char *p) {
     return PyLong_FromUnsignedNativeBytes(p, 16, Py_ASNATIVEBYTES_BIG_ENDIAN);
 }
-static PyObject *fl_int_from_be8(const unsigned char *p) { return PyLong_FromUnsignedLongLong(fl_be64(p)); }
+static CYTHON_INLINE PyObject *fl_int_from_be8(const unsigned char *p) { return PyLong_FromUnsignedLongLong(fl_be64(p)); }
 #else
-static PyObject *fl_int_from_be16(const unsigned char *p) {
+static CYTHON_INLINE PyObject *fl_int_from_be16(const unsigned char *p) {
     return _PyLong_FromByteArray(p, 16, 0, 0);
 }
-static PyObject *fl_int_from_be8(const unsigned char *p) { return PyLong_FromUnsignedLongLong(fl_be64(p)); }
+static CYTHON_INLINE PyObject *fl_int_from_be8(const unsigned char *p) { return PyLong_FromUnsignedLongLong(fl_be64(p)); }
 #endif
 
 /* An exact int in [0, 2**128) as two native 64-bit words (lo, hi); -1 when it does not fit. */
-static int fl_int_to_words(PyObject *v, uint64_t *words) {
+static CYTHON_INLINE int fl_int_to_words(PyObject *v, uint64_t *words) {
     unsigned char buf[16];
 #if PY_VERSION_HEX >= 0x030D0000
     Py_ssize_t need = PyLong_AsNativeBytes(v, buf, 16,
@@ -76,7 +76,7 @@ static int fl_int_to_words(PyObject *v, uint64_t *words) {
 }
 
 /* An exact int in [0, 2**64) as a native word; -1 when it does not fit. */
-static int fl_int_to_word(PyObject *v, uint64_t *word) {
+static CYTHON_INLINE int fl_int_to_word(PyObject *v, uint64_t *word) {
     unsigned long long value = PyLong_AsUnsignedLongLong(v);
     if (value == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
     *word = (uint64_t)value;

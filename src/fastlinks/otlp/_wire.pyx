@@ -93,7 +93,7 @@ cdef inline int _field(_Buf* b, int number, const char* data, Py_ssize_t n) exce
 cdef int _key_value(_Buf* b, object key, object value, encode_attribute) except -1:
     """Span.Link.attributes (field 4): one KeyValue. str/bool/int/float are written here; any
     other value, or an int beyond int64, goes to `encode_attribute`, the stock encoder."""
-    cdef Py_ssize_t klen, vlen = 0, any_len, kv_len
+    cdef Py_ssize_t klen = 0, vlen = 0, any_len = 0, kv_len  # set for every kind written; zero quiets GCC
     cdef const char* kdata
     cdef const char* vdata = NULL
     cdef uint64_t bits = 0
