@@ -76,6 +76,17 @@ class LinkSet(Sequence[Link]):
     ) -> None:
         """Wrap ready, read-only columns as they are, with checked attributes: shared values and
         per-row value columns. Use the `from_*` constructors, which check their input."""
+        self._fill(columns, shared, per_row, attribute_limit)
+
+    def _fill(
+        self,
+        columns: Sequence[Any],
+        shared: Mapping[str, Any] | None,
+        per_row: Mapping[str, Any] | None,
+        attribute_limit: int | None,
+    ) -> None:
+        """Set every slot but a CompactedLinkSet's stats, as given (what both constructors do,
+        and `_take` for a kernel's new columns without the constructors' checks)."""
         self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, self.trace_states = columns
         self._shared: Mapping[str, Any] = shared or {}
         self._per_row: Mapping[str, Any] = per_row or {}
@@ -302,12 +313,10 @@ class LinkSet(Sequence[Link]):
             states = states if any(states) else None
         arrays = _kernels.compact.take(self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, rows)
         per_row = _attributes.take(self._per_row, rows) if self._per_row else {}
-        # the kernel's new columns and this set's checked attributes: set as they are, without
-        # the constructors' checks (one of these per compaction)
+        # the kernel's new columns and this set's checked attributes, without the constructors'
+        # checks (one of these per compaction)
         taken = LinkSet.__new__(LinkSet) if stats is None else CompactedLinkSet.__new__(CompactedLinkSet)
-        taken.trace_ids, taken.span_ids, taken.trace_flags, taken.is_remote = arrays
-        taken.trace_states = states
-        taken._shared, taken._per_row, taken._attribute_limit = self._shared, per_row, attribute_limit
+        taken._fill((*arrays, states), self._shared, per_row, attribute_limit)
         if stats is not None:
             taken._stats = stats  # type: ignore[attr-defined]  # a CompactedLinkSet's
         return taken
@@ -405,12 +414,9 @@ class CompactedLinkSet(LinkSet):
     ) -> None:
         if not isinstance(stats, CompactionStats):
             raise TypeError(f"stats: expected CompactionStats, got {type(stats).__name__}")
-        self.trace_ids, self.span_ids, self.trace_flags, self.is_remote, self.trace_states = columns
+        self._fill(columns, shared, per_row, attribute_limit)
         if stats.kept != len(self.trace_ids):
             raise ValueError(f"stats.kept is {stats.kept} for {len(self.trace_ids)} rows")
-        self._shared = shared or {}  # as LinkSet.__init__, without the call: one of these per compaction
-        self._per_row = per_row or {}
-        self._attribute_limit = attribute_limit
         self._stats = stats
 
     @property
