@@ -415,8 +415,10 @@ cdef object _trace_state(object header, bint fast, list known):
 
 def trace_states(list headers, rows, bint fast):
     cdef list out = [], known = []
+    cdef Py_ssize_t r  # a C index: headers[r] without an int object's lookup (negative ones count from the end)
     last = state = None
-    for r in rows:
+    for row in rows:
+        r = row
         raw = headers[r]
         if raw is None:
             out.append(None)
