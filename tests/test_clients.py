@@ -105,6 +105,25 @@ def test_an_object_without_headers_names_the_carrier(impl):
         LinkSet.from_carriers([{"traceparent": TP}, object()])
 
 
+def test_a_client_that_resizes_the_batch_while_it_is_read(impl):
+    """A message's headers() is Python code that could shrink or grow the very list being read:
+    the kernels read the batch as it was when called, as the pure twin does."""
+    carriers: list = []
+
+    class Message:
+        def __init__(self, change):
+            self.change = change
+
+        def headers(self):
+            self.change()
+            return [("traceparent", TP)]
+
+    carriers += [{"traceparent": TP}, Message(carriers.clear), {"traceparent": TP2}, None]
+    assert LinkSet.from_carriers(carriers).valid.tolist() == [True, True, True, False]
+    carriers += [Message(lambda: carriers.extend([None] * 100)), {"traceparent": TP2}]
+    assert LinkSet.from_carriers(carriers).valid.tolist() == [True, True]
+
+
 def test_both_kernels_read_clients_alike(both):
     pika = pytest.importorskip("pika")
     carriers = [

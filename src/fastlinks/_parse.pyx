@@ -159,7 +159,7 @@ cdef inline bint _blank(object value):
 
 
 def parse_traceparents(values, states=None):
-    cdef list seq = values if isinstance(values, list) else list(values)
+    cdef list seq = list(values)  # a copy, as the twin's: Python code a value runs cannot resize it
     cdef Py_ssize_t i, n = len(seq)
     cdef list raw = None, out_states = None
     cdef NewColumns out
@@ -168,7 +168,7 @@ def parse_traceparents(values, states=None):
     cdef uint8_t* s = out.s
     cdef uint8_t* f = out.f
     if states is not None:
-        raw = states if isinstance(states, list) else list(states)
+        raw = list(states)
         if len(raw) != n:
             raise ValueError(f"parse_traceparents: {len(raw)} trace states for {n} traceparents")
     for i in range(n):
@@ -353,7 +353,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     order, enabled, code = _codes(formats, repeated)
     for k in range(len(order)):
         codes[k] = order[k]
-    cdef list seq = carriers if isinstance(carriers, list) else list(carriers)
+    cdef list seq = list(carriers)  # a copy, as the twin's: a client's headers() cannot resize it under the loop
     cdef Py_ssize_t i, n = len(seq), nformats = len(order)
     cdef list states = None
     cdef _Headers h = _Headers(enabled, code)
