@@ -216,8 +216,9 @@ def test_link_buffer_collects_and_hands_over(impl):
     ls = buf.to_linkset(attributes={"link.type": "batch_item"})
     assert ls.valid.tolist() == [True, False, True, True, True]
     assert ls.is_remote.tolist() == [True, True, True, False, True]
-    assert ls.trace_states == ["a=1", None, "k=v", "s=t", None]
+    assert ls.trace_states == ["a=1", None, b"k=v", "s=t", None]  # raw, as each header came
     links = list(ls)
+    assert links[2].context.trace_state.to_header() == "k=v"
     assert dict(links[0].attributes) == {"messaging.message.id": "m1", "link.type": "batch_item"}
     assert dict(links[2].attributes) == {"partition": 3, "link.type": "batch_item"}
     compacted = buf.compact(LinkPolicy(max_links=10))

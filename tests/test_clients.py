@@ -14,7 +14,9 @@ TP2 = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00"
 
 
 def columns(ls: LinkSet) -> tuple:
-    return ls.trace_ids.tobytes(), ls.span_ids.tobytes(), ls.trace_flags.tobytes(), ls.trace_states
+    """The ID columns and each row's trace state as text (a client's bytes header stays bytes, raw)."""
+    states = [s.decode("latin-1") if isinstance(s, bytes) else s for s in ls.trace_states or []]
+    return ls.trace_ids.tobytes(), ls.span_ids.tobytes(), ls.trace_flags.tobytes(), states
 
 
 def plain() -> LinkSet:
@@ -30,6 +32,8 @@ def test_confluent_kafka_messages(impl):
     ]
     ls = LinkSet.from_carriers(messages, {"messaging.message.id": PerRow([m.key() for m in messages])})
     assert columns(ls) == columns(plain())
+    assert ls.trace_states == [b"k=v", None, None]  # kept as the client's bytes: only kept rows decode it
+    assert [lk.context.trace_state.to_header() for lk in ls] == ["k=v", "", ""]
     assert [lk.attributes["messaging.message.id"] for lk in ls] == ["m0", "m1", "m2"]  # keys arrive as bytes
 
 

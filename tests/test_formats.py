@@ -197,6 +197,25 @@ def test_a_name_one_character_away_is_read_only_if_it_is_a_case_variant(impl, fm
                 assert _ours(got, 0) == _ours(got, 1) == _ours(expected, 0), (name, renamed)
 
 
+@pytest.mark.parametrize("formats", [["tracecontext"], ["b3"], ["b3multi"], ["ottrace"], ["tracecontext", "b3multi"]])
+def test_pairs_read_as_the_mapping_of_the_same_headers(impl, formats):
+    """A list or tuple of (name, value) pairs, as Kafka clients deliver headers (values as bytes
+    too), reads as the dict of the same headers: generated and mutated, in each format the
+    compiled parser reads in one pass."""
+    carriers = _carriers(formats, 1500, seed=31)
+    ours = LinkSet.from_carriers(carriers, formats=formats)
+    ascii_rows = [all(v.isascii() for v in c.values()) for c in carriers]
+    for shape in (
+        [list(c.items()) for c in carriers],
+        [tuple(c.items()) for c in carriers],
+        [[(k, v.encode()) for k, v in c.items()] for c in carriers],
+    ):
+        theirs = LinkSet.from_carriers(shape, formats=formats)
+        assert [_ours(theirs, i) for i, plain in enumerate(ascii_rows) if plain] == [
+            _ours(ours, i) for i, plain in enumerate(ascii_rows) if plain
+        ]
+
+
 def test_bytes_values_read_as_their_text(impl):
     carriers = _carriers(["b3multi", "jaeger", "xray", "ottrace"], 300, seed=11)
     as_bytes = [[(k.encode(), v.encode("utf-8")) for k, v in c.items()] for c in carriers]

@@ -28,7 +28,7 @@ class Columns(NamedTuple):
     span_ids: np.ndarray  # (N, 8) uint8, big-endian
     trace_flags: np.ndarray  # (N,) uint8
     is_remote: np.ndarray  # (N,) bool
-    trace_states: list[str | None] | None  # None when no row has one
+    trace_states: list[str | bytes | None] | None  # raw header values; None when no row has one
 
 
 def empty_columns(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -71,7 +71,7 @@ def _row_column(name: str, value: Any, n: int, dtype: type, limit: int) -> np.nd
     return arr.astype(dtype)
 
 
-def _states(name: str, value: Any, n: int) -> list[str | None] | None:
+def _states(name: str, value: Any, n: int) -> list[str | bytes | None] | None:
     if value is None:
         return None
     if isinstance(value, (str, bytes)):
@@ -79,11 +79,11 @@ def _states(name: str, value: Any, n: int) -> list[str | None] | None:
     states = list(value)
     if len(states) != n:
         raise ValueError(f"{name}: expected {n} values (one per row), got {len(states)}")
-    for i, s in enumerate(states):
+    for i, s in enumerate(states):  # kept raw, exact: decoded and parsed only for rows that become links
         if isinstance(s, bytes):
-            states[i] = s.decode("latin-1")
+            states[i] = bytes.__getitem__(s, slice(None))  # an exact bytes, whatever subclass came in
         elif isinstance(s, str):
-            states[i] = str.__str__(s)  # an exact str, whatever subclass came in
+            states[i] = str.__str__(s)
         elif s is not None:
             raise TypeError(f"{name}[{i}]: expected str, bytes or None, got {type(s).__name__}")
     return states if any(states) else None
@@ -119,9 +119,9 @@ def check_pickled(
     if trace_states is not None and (
         not isinstance(trace_states, list)
         or len(trace_states) != n
-        or not all(s is None or type(s) is str for s in trace_states)
+        or not all(s is None or type(s) is str or type(s) is bytes for s in trace_states)
     ):
-        raise ValueError(f"pickled LinkSet: trace_states must be None or a list of {n} str/None")
+        raise ValueError(f"pickled LinkSet: trace_states must be None or a list of {n} str/bytes/None")
     if not isinstance(shared, dict) or not isinstance(columns, dict):
         raise ValueError("pickled LinkSet: attributes must be dicts")
     if not all(isinstance(k, str) and k for k in [*shared, *columns]):

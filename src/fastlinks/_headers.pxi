@@ -287,11 +287,11 @@ cdef class _Headers:
                 if not _blank(value):
                     self.members += 1
                 if self.state is None:
-                    self.state = _text(value)
+                    self.state = _raw(value)
                 elif self.more is None:
-                    self.more = [self.state, _text(value)]
+                    self.more = [self.state, _raw(value)]
                 else:
-                    self.more.append(_text(value))
+                    self.more.append(_raw(value))
             return 0
         if not self.touched & (1 << slot):
             self.touched |= 1 << slot
@@ -305,10 +305,11 @@ cdef class _Headers:
         return 0
 
     cdef inline object tracestate(self):
-        """The joined tracestate, or None when there is none or it has more than MAX_MEMBERS members."""
+        """The tracestate: one header's raw value, several joined as str; None when there is none
+        or it has more than MAX_MEMBERS members."""
         if self.members > MAX_MEMBERS:
             return None
-        return self.state if self.more is None else ",".join(self.more)
+        return self.state if self.more is None else ",".join([_text(value) for value in self.more])
 
     cdef inline int tracecontext(self, uint8_t* tid, uint8_t* sid, uint8_t* flags):
         value = self.get(SLOT_TRACEPARENT)

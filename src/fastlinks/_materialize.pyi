@@ -37,7 +37,7 @@ def make_links(
     when given. `fast` builds contexts and links field by field (only when `_otel_compat` found
     the SDK's layout); otherwise through their constructors."""
 
-def trace_states(headers: list[str | None], rows: Iterable[int], fast: bool) -> list[TraceState | None]:
+def trace_states(headers: list[str | bytes | None], rows: Iterable[int], fast: bool) -> list[TraceState | None]:
     """A TraceState for `headers[r]` of each row (None stays None), as the W3C rules read it:
     empty when the header breaks them (a bad or repeated member, more than 32 members). A header
     object consecutive rows share is parsed once; a parse stops at the first bad member, so the

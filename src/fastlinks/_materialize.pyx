@@ -38,6 +38,8 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object)
     object PyUnicode_New(Py_ssize_t, unsigned int)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
+    char* PyBytes_AS_STRING(object)
+    Py_ssize_t PyBytes_GET_SIZE(object)
     PyObject* PyDict_SetDefault(object, object, object) except NULL  # a borrowed reference
     object PyLong_FromUnsignedLongLong(unsigned long long)
     object PyType_GenericAlloc(PyTypeObject*, Py_ssize_t)
@@ -377,12 +379,18 @@ cdef object _trace_state(object header, bint fast, list known):
     from a character that is not `,`, space or tab to the next comma, trailing spaces and tabs
     cut; a bad or repeated member, or a 33rd, gives the empty TraceState at once (so the work
     is linear in the header, however long)."""
-    if not isinstance(header, str):
-        raise TypeError(f"trace_states: a tracestate header must be str, got {type(header).__name__}")
-    if PyUnicode_KIND(header) != 1:
-        return DEFAULT_TRACE_STATE  # a character past U+00FF is in some member, and no member may hold it
-    cdef const uint8_t* p = <const uint8_t*>PyUnicode_DATA(header)
-    cdef Py_ssize_t i = 0, j, end, eq, n = len(<str>header)
+    cdef const uint8_t* p
+    cdef Py_ssize_t i = 0, j, end, eq, n
+    if isinstance(header, bytes):  # read as its latin-1 text, which has these very bytes
+        p = <const uint8_t*>PyBytes_AS_STRING(header)
+        n = PyBytes_GET_SIZE(header)
+    elif isinstance(header, str):
+        if PyUnicode_KIND(header) != 1:
+            return DEFAULT_TRACE_STATE  # a character past U+00FF is in some member, and no member may hold it
+        p = <const uint8_t*>PyUnicode_DATA(header)
+        n = len(<str>header)
+    else:
+        raise TypeError(f"trace_states: a tracestate header must be str or bytes, got {type(header).__name__}")
     cdef const uint8_t* found
     cdef dict members = {}
     while i < n:

@@ -128,8 +128,10 @@ def _trace_state(header, fast):
     """Members are found by one regular-expression scan that skips empty members and OWS, and
     the scan stops at the first bad member or the 33rd member: a huge header costs one linear
     pass at most, never a split into millions of pieces."""
-    if not isinstance(header, str):
-        raise TypeError(f"trace_states: a tracestate header must be str, got {type(header).__name__}")
+    if isinstance(header, bytes):
+        header = bytes.decode(header, "latin-1")
+    elif not isinstance(header, str):
+        raise TypeError(f"trace_states: a tracestate header must be str or bytes, got {type(header).__name__}")
     pairs = {}
     for run in _MEMBER_RUN.finditer(header):
         match = _MEMBER.fullmatch(run.group().rstrip(" \t"))

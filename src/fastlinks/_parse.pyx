@@ -37,6 +37,12 @@ cdef extern from "Python.h":
     bint PyBytes_Check(PyObject*) noexcept
     Py_ssize_t PyBytes_GET_SIZE(PyObject*) noexcept
     char* PyBytes_AS_STRING(PyObject*) noexcept
+    bytes PyBytes_FromStringAndSize(const char*, Py_ssize_t)
+    Py_ssize_t PyList_GET_SIZE(object)
+    PyObject* PyList_GET_ITEM(object, Py_ssize_t)  # borrowed
+    bint PyTuple_CheckExact(PyObject*) noexcept
+    Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject*) noexcept
+    PyObject* _tuple_item "PyTuple_GET_ITEM"(PyObject*, Py_ssize_t) noexcept  # borrowed
     Py_ssize_t PyDict_GET_SIZE(object)
     int PyDict_Next(object, Py_ssize_t*, PyObject**, PyObject**)
 
@@ -137,6 +143,16 @@ cdef inline str _text(object value):
     return (<bytes>value).decode("latin-1")
 
 
+cdef inline object _raw(object value):
+    """A str or bytes tracestate value as it came, but exact (a subclass is copied): kept raw, it
+    is decoded and parsed only for the rows that become links."""
+    if type(value) is str or type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(<PyObject*>value), PyBytes_GET_SIZE(<PyObject*>value))
+
+
 cdef inline bint _blank(object value):
     """True for a str or bytes value of spaces, tabs and commas only: a tracestate with no member."""
     cdef Py_ssize_t i, n
@@ -180,7 +196,7 @@ def parse_traceparents(values, states=None):
         elif state:  # a trace state is only read for a valid traceparent
             if out_states is None:
                 out_states = [None] * n
-            out_states[i] = _text(state)
+            out_states[i] = _raw(state)
     return tuple.__new__(Columns, _frozen(arrays) + (out_states,))  # a Columns, without its Python __new__
 
 
@@ -198,84 +214,7 @@ include "_headers.pxi"
 include "_formats.pxi"
 
 
-cdef object _OTHER = object()  # `_w3c_row`'s and `_dict_row`'s answer for a dict a more general path must read
-
-
-cdef enum:
-    C_ONLY = F_W3C | F_B3 | F_OT  # the formats decoded without running Python code
-
-
-cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
-    """The commonest case, W3C alone asked for and a dict as its propagator's `inject` writes it: a
-    traceparent and at most a tracestate, both str or bytes (1.7 ns a carrier less than `_dict_row`,
-    which reads any mix of headers). Parses the traceparent into the row and returns the trace
-    state (None when there is none or the row is invalid); `_OTHER` for a dict of any other shape,
-    which then takes `_dict_row`. Reads through borrowed references and runs no Python code
-    while the dict cannot change."""
-    cdef Py_ssize_t pos = 0
-    cdef PyObject* key
-    cdef PyObject* value
-    cdef PyObject* traceparent = NULL
-    cdef PyObject* tracestate = NULL
-    cdef int slot
-    cdef Py_ssize_t k
-    with cython.critical_section(carrier):
-        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
-            if not PyDict_Next(carrier, &pos, &key, &value):
-                return _OTHER
-            if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
-                return _OTHER
-            slot = SLOT_TRACEPARENT if _is_traceparent(key) else _slot(key, F_W3C)
-            if slot == SLOT_TRACEPARENT and traceparent == NULL:
-                traceparent = value
-            elif slot == SLOT_TRACESTATE and tracestate == NULL:
-                tracestate = value
-            else:
-                return _OTHER
-        if traceparent == NULL:
-            return _OTHER
-        if not _parse_value(<object>traceparent, tid, sid, flags) or tracestate == NULL:
-            return None
-        return _text(<object>tracestate)
-
-
-cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
-                      uint8_t* tid, uint8_t* sid, uint8_t* flags):
-    """The common case, a dict as a propagator's `inject` writes it, maybe among other headers: each
-    header read is a str or bytes, present once, and every format asked for is decoded in C
-    (`C_ONLY`). Fills the row and returns its trace state (None when there is none or the row is
-    invalid); `_OTHER` for a dict of any other shape, which then takes the general path. The
-    values are read through borrowed references while the dict cannot change (no Python code
-    runs), so none is copied or counted."""
-    cdef Py_ssize_t pos = 0, k
-    cdef PyObject* key
-    cdef PyObject* value
-    cdef PyObject* slots[NSLOTS]  # set where `touched` has the slot's bit
-    cdef PyObject* tracestate = NULL
-    cdef int slot, touched = 0
-    cdef bint from_w3c = False
-    with cython.critical_section(carrier):
-        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
-            if not PyDict_Next(carrier, &pos, &key, &value):
-                return _OTHER
-            slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
-            if slot == SLOT_NONE:
-                continue
-            if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
-                return _OTHER  # None, an SQS attribute, a nested mapping, a bad value
-            if slot == SLOT_TRACESTATE:
-                if tracestate != NULL:
-                    return _OTHER
-                tracestate = value
-            elif slot == SLOT_NESTED or touched & (1 << slot):
-                return _OTHER
-            else:
-                touched |= 1 << slot
-                slots[slot] = value
-        if (_resolve(None, slots, touched, 0, codes, nformats, tid, sid, flags, &from_w3c) != VALID
-                or not from_w3c or tracestate == NULL):
-            return None
-        return _text(<object>tracestate)
+include "_rows.pxi"
 
 
 cdef enum:
@@ -353,7 +292,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     order, enabled, code = _codes(formats, repeated)
     for k in range(len(order)):
         codes[k] = order[k]
-    cdef list seq = list(carriers)  # a copy, as the twin's: a client's headers() cannot resize it under the loop
+    cdef list seq = carriers if type(carriers) is list else list(carriers)  # copied before Python code runs
     cdef Py_ssize_t i, n = len(seq), nformats = len(order)
     cdef list states = None
     cdef _Headers h = _Headers(enabled, code)
@@ -367,21 +306,28 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef dict kinds = {}  # carrier type -> whether it is a Mapping, for `_is_mapping`
     for i in range(n):
         carrier = seq[i]
-        if simple and type(carrier) is dict:
+        if carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes)):
+            if seq is carriers:  # Python code may run from here on (a client's headers(), say): read
+                seq = list(seq)  # the batch as it was when called, as the twin does
+            if not _is_mapping(carrier, kinds):
+                carrier = _client_headers(carrier, i)
+        if simple:  # the shapes propagators and Kafka clients give, read in one C pass first
             state = _OTHER
-            if enabled == F_W3C and PyDict_GET_SIZE(carrier) <= 2:  # tighter still, for the commonest carrier
-                state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
-            if state is _OTHER:
-                state = _dict_row(<dict>carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
+            if type(carrier) is dict:
+                if enabled == F_W3C and PyDict_GET_SIZE(carrier) <= 2:  # tighter still, for the commonest carrier
+                    state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
+                if state is _OTHER:
+                    state = _dict_row(<dict>carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
+            elif type(carrier) is list or type(carrier) is tuple:
+                state = _pairs_row(carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
             if state is not _OTHER:
                 if state is not None:
                     if states is None:
                         states = [None] * n
                     states[i] = state
                 continue
-        if (carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes))
-                and not _is_mapping(carrier, kinds)):
-            carrier = _client_headers(carrier, i)
+        if seq is carriers:  # the general path may run Python code too
+            seq = list(seq)
         h.reset(isinstance(carrier, (list, tuple)))
         if carrier is None:
             pass

@@ -56,6 +56,14 @@ def _text(value: str | bytes) -> str:
     return str.__str__(value) if isinstance(value, str) else value.decode("latin-1")
 
 
+def _raw(value: str | bytes) -> str | bytes:
+    """A str or bytes tracestate value as it came, but exact (a subclass is copied): kept raw, it
+    is decoded and parsed only for the rows that become links."""
+    if type(value) is str or type(value) is bytes:
+        return value
+    return str.__str__(value) if isinstance(value, str) else bytes.__getitem__(value, slice(None))
+
+
 def _blank(value: str | bytes) -> bool:
     """True for a value of spaces, tabs and commas only: a tracestate with no member."""
     return not (value.strip(" \t,") if isinstance(value, str) else value.strip(b" \t,"))
@@ -77,7 +85,7 @@ def parse_traceparents(values, states=None):
         elif raw[i]:  # a trace state is only read for a valid traceparent
             if out_states is None:
                 out_states = [None] * n
-            out_states[i] = _text(raw[i])
+            out_states[i] = _raw(raw[i])
     return Columns(*_frozen(trace_ids, span_ids, trace_flags, remote), out_states)
 
 
@@ -318,7 +326,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     for i in range(n):
         pairs, is_pairs = _pairs(carriers[i], i)
         values: dict[str, object] = {}
-        tracestates: list[str] = []
+        tracestates: list[str | bytes] = []
         members = 0
         state_bad = False
         for name, value, in_pairs in _items(pairs, is_pairs, wanted, i):
@@ -331,7 +339,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
                     state_bad = True
                 elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
                     members += not _blank(value)
-                    tracestates.append(_text(value))
+                    tracestates.append(_raw(value))
                 continue
             if not isinstance(value, (str, bytes)):
                 value = _BAD
@@ -357,5 +365,5 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
         if state and tracestates and members <= _MAX_MEMBERS:
             if states is None:
                 states = [None] * n
-            states[i] = ",".join(tracestates)
+            states[i] = tracestates[0] if len(tracestates) == 1 else ",".join(map(_text, tracestates))
     return Columns(*_frozen(trace_ids, span_ids, trace_flags, remote), states)

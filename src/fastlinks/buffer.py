@@ -40,7 +40,7 @@ class LinkBuffer:
         self._flags = np.empty(capacity, np.uint8)
         self._remote = np.empty(capacity, np.bool_)
         self._n = 0
-        self._states: list[str | None] = []
+        self._states: list[str | bytes | None] = []
         self._columns: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
 

@@ -26,6 +26,6 @@ def parse_tracestate(header: str) -> TraceState:
     return state
 
 
-def parse_tracestates(headers: list[str | None], rows: Iterable[int]) -> list[TraceState | None]:
+def parse_tracestates(headers: list[str | bytes | None], rows: Iterable[int]) -> list[TraceState | None]:
     """`parse_tracestate` for `headers[r]` of each row; one header object consecutive rows share is parsed once."""
     return _kernels.materialize.trace_states(headers, rows, FAST_TRACE_STATES)

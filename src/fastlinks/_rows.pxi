@@ -1,0 +1,119 @@
+# Included by _parse.pyx: the carriers read in one C pass, through borrowed references and with
+# no Python code run (the shapes propagators inject and Kafka clients deliver); any other shape
+# answers `_OTHER` and takes `_Headers`, the general path. The pure twin has no such shortcut:
+# tests/test_formats.py and the fuzzer hold both to the same results.
+
+cdef object _OTHER = object()  # a fast row's answer for a carrier the general path must read
+
+
+cdef enum:
+    C_ONLY = F_W3C | F_B3 | F_OT  # the formats decoded without running Python code
+
+
+cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """The commonest case, W3C alone asked for and a dict as its propagator's `inject` writes it: a
+    traceparent and at most a tracestate, both str or bytes (1.7 ns a carrier less than `_dict_row`,
+    which reads any mix of headers). Parses the traceparent into the row and returns the trace
+    state (None when there is none or the row is invalid); `_OTHER` for a dict of any other shape,
+    which then takes `_dict_row`. Reads through borrowed references and runs no Python code
+    while the dict cannot change."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* traceparent = NULL
+    cdef PyObject* tracestate = NULL
+    cdef int slot
+    cdef Py_ssize_t k
+    with cython.critical_section(carrier):
+        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
+            if not PyDict_Next(carrier, &pos, &key, &value):
+                return _OTHER
+            if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
+                return _OTHER
+            slot = SLOT_TRACEPARENT if _is_traceparent(key) else _slot(key, F_W3C)
+            if slot == SLOT_TRACEPARENT and traceparent == NULL:
+                traceparent = value
+            elif slot == SLOT_TRACESTATE and tracestate == NULL:
+                tracestate = value
+            else:
+                return _OTHER
+        if traceparent == NULL:
+            return _OTHER
+        if not _parse_value(<object>traceparent, tid, sid, flags) or tracestate == NULL:
+            return None
+        return <object>tracestate  # an exact str or bytes, kept raw
+
+
+cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject** slots, int* touched,
+                         PyObject** tracestate) noexcept:
+    """One header of `_dict_row` or `_pairs_row` into their borrowed slots; False when the carrier
+    must take the general path: a header read that is not an exact str or bytes (None, an SQS
+    attribute, a nested mapping, a bad value) or is there twice."""
+    cdef int slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
+    if slot == SLOT_NONE:
+        return True
+    if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
+        return False
+    if slot == SLOT_TRACESTATE:
+        if tracestate[0] != NULL:
+            return False
+        tracestate[0] = value
+    elif slot == SLOT_NESTED or touched[0] & (1 << slot):
+        return False
+    else:
+        touched[0] |= 1 << slot
+        slots[slot] = value
+    return True
+
+
+cdef inline object _row(PyObject** slots, int touched, PyObject* tracestate, const int* codes, int nformats,
+                        uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """The row from `_header`'s slots, and its raw trace state (None when there is none or the
+    row is invalid). Runs no Python code: every format is C_ONLY here."""
+    cdef bint from_w3c = False
+    if (_resolve(None, slots, touched, 0, codes, nformats, tid, sid, flags, &from_w3c) != VALID
+            or not from_w3c or tracestate == NULL):
+        return None
+    return <object>tracestate  # an exact str or bytes, kept raw
+
+
+cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
+                      uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """The common case, a dict as a propagator's `inject` writes it, maybe among other headers: each
+    header read is a str or bytes, present once, and every format asked for is decoded in C
+    (`C_ONLY`). Fills the row and returns its trace state (None when there is none or the row is
+    invalid); `_OTHER` for a dict of any other shape, which then takes the general path. The
+    values are read through borrowed references while the dict cannot change (no Python code
+    runs), so none is copied or counted."""
+    cdef Py_ssize_t pos = 0, k
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* slots[NSLOTS]  # set where `touched` has the slot's bit
+    cdef PyObject* tracestate = NULL
+    cdef int touched = 0
+    with cython.critical_section(carrier):
+        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
+            if not PyDict_Next(carrier, &pos, &key, &value) or not _header(key, value, enabled, slots, &touched,
+                                                                         &tracestate):
+                return _OTHER
+        return _row(slots, touched, tracestate, codes, nformats, tid, sid, flags)
+
+
+cdef object _pairs_row(object carrier, const int* codes, int nformats, int enabled,
+                       uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """`_dict_row` for a list or tuple of (name, value) tuples, what Kafka clients deliver; `_OTHER`
+    for any other item, a value that is not str or bytes, or a name read twice (the general path
+    applies `repeated`). Borrowed references, no Python code run, as `_dict_row`."""
+    cdef Py_ssize_t k, n
+    cdef PyObject* pair
+    cdef PyObject* slots[NSLOTS]
+    cdef PyObject* tracestate = NULL
+    cdef int touched = 0
+    with cython.critical_section(carrier):
+        n = PyList_GET_SIZE(carrier) if type(carrier) is list else PyTuple_GET_SIZE(carrier)
+        for k in range(n):
+            pair = PyList_GET_ITEM(carrier, k) if type(carrier) is list else PyTuple_GET_ITEM(carrier, k)
+            if (not PyTuple_CheckExact(pair) or _tuple_size(pair) != 2
+                    or not _header(_tuple_item(pair, 0), _tuple_item(pair, 1), enabled, slots, &touched, &tracestate)):
+                return _OTHER
+        return _row(slots, touched, tracestate, codes, nformats, tid, sid, flags)
