@@ -205,12 +205,14 @@ def test_pickle_keeps_columns_states_attributes_and_stats(impl):
         tids,
         sids,
         trace_flags=[1, 0, 1, 1],
-        trace_states=["a=1", None, "b=2", None],
+        trace_states=["a=1", None, b"b=2", None],  # raw: a client's bytes stay bytes
         attributes={"i": PerRow([0, 1, 2, 3])},
     ).compact(LinkPolicy(max_links=2))
     blob = pickle.dumps(ls)
     back = pickle.loads(blob)
     assert back.stats == ls.stats
+    assert back.trace_states == ls.trace_states == ["a=1", b"b=2"]
+    assert [lk.context.trace_state.to_header() for lk in back] == ["a=1", "b=2"]
     assert np.array_equal(back.trace_ids, ls.trace_ids)
     assert [(lk.context, dict(lk.attributes)) for lk in back] == [(lk.context, dict(lk.attributes)) for lk in ls]
     big = LinkSet.from_arrays(*ids(10_000))
