@@ -128,6 +128,46 @@ def test_a_client_that_resizes_the_batch_while_it_is_read(impl):
     assert LinkSet.from_carriers(carriers).valid.tolist() == [True, True]
 
 
+class _Key(str):
+    """A str subclass as an attribute's key: asking a dict for a name could run its Python code."""
+
+
+def test_sqs_shapes_read_alike_in_both_kernels(both):
+    """SQS/SNS attribute dicts and whole messages in every shape the one-pass reader takes or
+    hands on (value names in each order of precedence, None values, a non-str key, a header in
+    both attribute maps or twice, nesting past one level), parsed by both kernels alike."""
+    value_keys = [
+        {"StringValue": TP, "DataType": "String"},
+        {"stringValue": TP2, "StringValue": None, "Value": TP},
+        {"Value": TP, "BinaryValue": TP2.encode(), "Type": "String"},
+        {"BinaryValue": TP2.encode()},
+        {"DataType": "String"},
+        {"StringValue": 42},
+        {_Key("StringValue"): TP},
+        {"StringValue": b"\xff" + TP.encode()},
+    ]
+    carriers: list = []
+    for attribute in value_keys:
+        carriers += [
+            {"traceparent": attribute, "tracestate": {"StringValue": "k=v"}},
+            {"MessageId": "m", "MessageAttributes": {"traceparent": attribute}, "Attributes": {"SentTimestamp": "1"}},
+            [("messageAttributes", {"traceparent": attribute, "other": None})],
+        ]
+    carriers += [
+        {"MessageAttributes": {"traceparent": {"StringValue": TP}}, "Attributes": {"traceparent": TP2}},
+        {"traceparent": TP, "MessageAttributes": {"traceparent": {"StringValue": TP2}}},
+        {"MessageAttributes": {"Attributes": {"traceparent": TP}}},
+        {"MessageAttributes": "not a mapping", "traceparent": TP},
+        {"MessageAttributes": {"tracestate": {"StringValue": "a=1"}, "traceparent": {"StringValue": TP}}},
+        {"traceparent": None, "tracestate": None},
+    ]
+    for formats in (["tracecontext"], ["tracecontext", "b3multi"], ["xray", "tracecontext"]):
+        compiled, pure = (k.parse_carriers(carriers, formats) for k in both)
+        assert all(np.array_equal(a, b) for a, b in zip(compiled[:4], pure[:4], strict=True)), formats
+        assert compiled[4] == pure[4], formats
+    assert LinkSet.from_carriers(carriers[:3]).valid.tolist() == [True, True, True]
+
+
 def test_both_kernels_read_clients_alike(both):
     pika = pytest.importorskip("pika")
     carriers = [

@@ -8,7 +8,7 @@ free-threaded CPython. The hex digits of the IDs are decoded by `_hex.h`.
 """
 cimport cython
 from libc.stdint cimport int8_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 
 cimport numpy as cnp
 from cpython.object cimport PyObject
@@ -41,6 +41,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)  # borrowed
     bint PyTuple_CheckExact(PyObject*) noexcept
+    bint PyDict_CheckExact(PyObject*) noexcept
     Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject*) noexcept
     PyObject* _tuple_item "PyTuple_GET_ITEM"(PyObject*, Py_ssize_t) noexcept  # borrowed
     Py_ssize_t PyDict_GET_SIZE(object)

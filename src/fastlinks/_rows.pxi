@@ -1,6 +1,7 @@
 # Included by _parse.pyx: the carriers read in one C pass, through borrowed references and with
-# no Python code run (the shapes propagators inject and Kafka clients deliver); any other shape
-# answers `_OTHER` and takes `_Headers`, the general path. The pure twin has no such shortcut:
+# no Python code run (the shapes propagators inject, Kafka clients deliver, and boto3 and Lambda
+# give SQS messages and their attributes in); any other shape answers `_OTHER` and takes
+# `_Headers`, the general path. The pure twin has no such shortcut:
 # tests/test_formats.py and the fuzzer hold both to the same results.
 
 cdef object _OTHER = object()  # a fast row's answer for a carrier the general path must read
@@ -45,15 +46,22 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
 
 
 cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject** slots, int* touched,
-                         PyObject** tracestate) noexcept:
-    """One header of `_dict_row` or `_pairs_row` into their borrowed slots; False when the carrier
-    must take the general path: a header read that is not an exact str or bytes (None, an SQS
-    attribute, a nested mapping, a bad value) or is there twice."""
+                         PyObject** tracestate, bint nested) noexcept:
+    """One header of a fast row into its borrowed slots; False when the carrier must take the
+    general path: a header read twice, or a value other than an exact str or bytes, None, an SQS
+    or SNS attribute dict, or (at the top) a dict of an SQS message's attributes."""
+    if value == <PyObject*>None:
+        return True  # as the general path: a header without a value is not there
     cdef int slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
     if slot == SLOT_NONE:
         return True
-    if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
-        return False
+    if PyDict_CheckExact(value):
+        return _dict_header(slot, value, enabled, slots, touched, tracestate, nested)
+    return (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)) and _put(slot, value, slots, touched, tracestate)
+
+
+cdef inline bint _put(int slot, PyObject* value, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
+    """A header's str or bytes value into its slot; False when the slot already holds one."""
     if slot == SLOT_TRACESTATE:
         if tracestate[0] != NULL:
             return False
@@ -64,6 +72,66 @@ cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject**
         touched[0] |= 1 << slot
         slots[slot] = value
     return True
+
+
+cdef bint _dict_header(int slot, PyObject* value, int enabled, PyObject** slots, int* touched,
+                       PyObject** tracestate, bint nested) noexcept:
+    """`_header` for a dict value: an SQS message's attributes (read one level deep) or one SQS/SNS
+    message attribute (the value it holds). Out of line: rarer than a str or bytes value."""
+    if slot == SLOT_NESTED:
+        return not nested and _nested(value, enabled, slots, touched, tracestate)
+    value = _attribute(value)
+    if value == NULL:
+        return False
+    if value == <PyObject*>None:
+        return True
+    return (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)) and _put(slot, value, slots, touched, tracestate)
+
+
+cdef bint _nested(PyObject* attributes, int enabled, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
+    """The entries of an SQS message's attribute dict as its headers (`_Headers.see_nested`)."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    with cython.critical_section(<object>attributes):
+        while PyDict_Next(<object>attributes, &pos, &key, &value):
+            if not _header(key, value, enabled, slots, touched, tracestate, True):
+                return False
+    return True
+
+
+cdef const char* _VALUE_NAMES[4]  # `_ATTRIBUTE_VALUES`, in the order they are asked for
+cdef Py_ssize_t _VALUE_LENGTHS[4]
+_VALUE_NAMES[:] = [b"StringValue", b"stringValue", b"Value", b"BinaryValue"]
+_VALUE_LENGTHS[:] = [11, 11, 5, 11]
+
+
+cdef PyObject* _attribute(PyObject* attribute) noexcept:
+    """What `_attribute_value` finds in an attribute dict (the first of its names whose value is
+    not None; None when none is), read through borrowed references; NULL when a key is not an
+    exact str, as asking the dict for a name could then run that key's Python code."""
+    cdef Py_ssize_t pos = 0, n
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* found[4]
+    cdef const uint8_t* p
+    cdef int k
+    memset(found, 0, sizeof(found))
+    with cython.critical_section(<object>attribute):
+        while PyDict_Next(<object>attribute, &pos, &key, &value):
+            if not PyUnicode_CheckExact(key):
+                return NULL
+            p = fl_ascii(key, &n)
+            if p == NULL or value == <PyObject*>None:
+                continue  # a non-ASCII name is none of them; a None value is as good as none
+            for k in range(4):
+                if n == _VALUE_LENGTHS[k] and memcmp(p, _VALUE_NAMES[k], n) == 0:
+                    found[k] = value
+                    break
+    for k in range(4):
+        if found[k] != NULL:
+            return found[k]
+    return <PyObject*>None
 
 
 cdef inline object _row(PyObject** slots, int touched, PyObject* tracestate, const int* codes, int nformats,
@@ -94,7 +162,7 @@ cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
     with cython.critical_section(carrier):
         for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
             if not PyDict_Next(carrier, &pos, &key, &value) or not _header(key, value, enabled, slots, &touched,
-                                                                         &tracestate):
+                                                                         &tracestate, False):
                 return _OTHER
         return _row(slots, touched, tracestate, codes, nformats, tid, sid, flags)
 
@@ -114,6 +182,7 @@ cdef object _pairs_row(object carrier, const int* codes, int nformats, int enabl
         for k in range(n):
             pair = PyList_GET_ITEM(carrier, k) if type(carrier) is list else PyTuple_GET_ITEM(carrier, k)
             if (not PyTuple_CheckExact(pair) or _tuple_size(pair) != 2
-                    or not _header(_tuple_item(pair, 0), _tuple_item(pair, 1), enabled, slots, &touched, &tracestate)):
+                    or not _header(_tuple_item(pair, 0), _tuple_item(pair, 1), enabled, slots, &touched, &tracestate,
+                                   False)):
                 return _OTHER
         return _row(slots, touched, tracestate, codes, nformats, tid, sid, flags)
