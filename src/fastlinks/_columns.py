@@ -71,6 +71,14 @@ def _row_column(name: str, value: Any, n: int, dtype: type, limit: int) -> np.nd
     return arr.astype(dtype)
 
 
+def raw_state(value: str | bytes) -> str | bytes:
+    """A str or bytes tracestate value as it came, but exact (a subclass is copied): kept raw, it
+    is decoded and parsed only for the rows that become links."""
+    if type(value) is str or type(value) is bytes:
+        return value
+    return str.__str__(value) if isinstance(value, str) else bytes.__getitem__(value, slice(None))
+
+
 def _states(name: str, value: Any, n: int) -> list[str | bytes | None] | None:
     if value is None:
         return None
@@ -79,11 +87,9 @@ def _states(name: str, value: Any, n: int) -> list[str | bytes | None] | None:
     states = list(value)
     if len(states) != n:
         raise ValueError(f"{name}: expected {n} values (one per row), got {len(states)}")
-    for i, s in enumerate(states):  # kept raw, exact: decoded and parsed only for rows that become links
-        if isinstance(s, bytes):
-            states[i] = bytes.__getitem__(s, slice(None))  # an exact bytes, whatever subclass came in
-        elif isinstance(s, str):
-            states[i] = str.__str__(s)
+    for i, s in enumerate(states):
+        if isinstance(s, (str, bytes)):
+            states[i] = raw_state(s)
         elif s is not None:
             raise TypeError(f"{name}[{i}]: expected str, bytes or None, got {type(s).__name__}")
     return states if any(states) else None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._columns import Columns, _frozen, empty_columns
+from ._columns import raw_state as _raw
 
 _MAX_MEMBERS = 32  # W3C: a tracestate with more list-members than this is discarded whole
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.DOTALL)
@@ -54,14 +55,6 @@ def _text(value: str | bytes) -> str:
     if type(value) is str:
         return value
     return str.__str__(value) if isinstance(value, str) else value.decode("latin-1")
-
-
-def _raw(value: str | bytes) -> str | bytes:
-    """A str or bytes tracestate value as it came, but exact (a subclass is copied): kept raw, it
-    is decoded and parsed only for the rows that become links."""
-    if type(value) is str or type(value) is bytes:
-        return value
-    return str.__str__(value) if isinstance(value, str) else bytes.__getitem__(value, slice(None))
 
 
 def _blank(value: str | bytes) -> bool:

@@ -57,11 +57,14 @@ cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject**
         return True
     if PyDict_CheckExact(value):
         return _dict_header(slot, value, enabled, slots, touched, tracestate, nested)
-    return (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)) and _put(slot, value, slots, touched, tracestate)
+    return _put(slot, value, slots, touched, tracestate)
 
 
 cdef inline bint _put(int slot, PyObject* value, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
-    """A header's str or bytes value into its slot; False when the slot already holds one."""
+    """A header's value into its slot; False when it is not an exact str or bytes, or the slot
+    already holds one."""
+    if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
+        return False
     if slot == SLOT_TRACESTATE:
         if tracestate[0] != NULL:
             return False
@@ -85,7 +88,7 @@ cdef bint _dict_header(int slot, PyObject* value, int enabled, PyObject** slots,
         return False
     if value == <PyObject*>None:
         return True
-    return (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)) and _put(slot, value, slots, touched, tracestate)
+    return _put(slot, value, slots, touched, tracestate)
 
 
 cdef bint _nested(PyObject* attributes, int enabled, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
@@ -100,10 +103,25 @@ cdef bint _nested(PyObject* attributes, int enabled, PyObject** slots, int* touc
     return True
 
 
-cdef const char* _VALUE_NAMES[4]  # `_ATTRIBUTE_VALUES`, in the order they are asked for
-cdef Py_ssize_t _VALUE_LENGTHS[4]
-_VALUE_NAMES[:] = [b"StringValue", b"stringValue", b"Value", b"BinaryValue"]
-_VALUE_LENGTHS[:] = [11, 11, 5, 11]
+cdef enum:
+    NVALUE_NAMES = 4
+
+cdef tuple _VALUE_BYTES = tuple(name.encode() for name in _ATTRIBUTE_VALUES)  # holds the bytes _VALUE_NAMES point into
+cdef const char* _VALUE_NAMES[NVALUE_NAMES]  # `_ATTRIBUTE_VALUES`, in the order they are asked for
+cdef Py_ssize_t _VALUE_LENGTHS[NVALUE_NAMES]
+
+
+cdef void _set_value_names():
+    cdef Py_ssize_t k
+    cdef bytes name
+    assert len(_VALUE_BYTES) == NVALUE_NAMES
+    for k in range(NVALUE_NAMES):
+        name = _VALUE_BYTES[k]
+        _VALUE_NAMES[k] = name
+        _VALUE_LENGTHS[k] = len(name)
+
+
+_set_value_names()
 
 
 cdef PyObject* _attribute(PyObject* attribute) noexcept:
@@ -113,7 +131,7 @@ cdef PyObject* _attribute(PyObject* attribute) noexcept:
     cdef Py_ssize_t pos = 0, n
     cdef PyObject* key
     cdef PyObject* value
-    cdef PyObject* found[4]
+    cdef PyObject* found[NVALUE_NAMES]
     cdef const uint8_t* p
     cdef int k
     memset(found, 0, sizeof(found))
@@ -124,11 +142,11 @@ cdef PyObject* _attribute(PyObject* attribute) noexcept:
             p = fl_ascii(key, &n)
             if p == NULL or value == <PyObject*>None:
                 continue  # a non-ASCII name is none of them; a None value is as good as none
-            for k in range(4):
+            for k in range(NVALUE_NAMES):
                 if n == _VALUE_LENGTHS[k] and memcmp(p, _VALUE_NAMES[k], n) == 0:
                     found[k] = value
                     break
-    for k in range(4):
+    for k in range(NVALUE_NAMES):
         if found[k] != NULL:
             return found[k]
     return <PyObject*>None
