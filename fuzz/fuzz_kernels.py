@@ -96,8 +96,11 @@ def _trace_state_header(fdp: atheris.FuzzedDataProvider) -> str:
     return "".join(raw)
 
 
-def _value(fdp: atheris.FuzzedDataProvider) -> object:
-    kind = fdp.ConsumeIntInRange(0, 5)
+def _value(fdp: atheris.FuzzedDataProvider, depth: int = 0) -> object:
+    kind = fdp.ConsumeIntInRange(0, 6 if depth < 2 else 5)
+    if kind == 6:  # several values, as OpenTelemetry's default getter takes them (a list in a list too)
+        values = [_value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 3))]
+        return tuple(values) if fdp.ConsumeBool() else values
     if kind == 0:
         return fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 80))
     if kind == 1:

@@ -152,12 +152,13 @@ def test_value_types(impl):
     ls = LinkSet.from_carriers(
         [
             {"traceparent": 42},
-            {"traceparent": [VALID]},
+            {"traceparent": [VALID]},  # a multi-valued header (test_formats holds these to the propagators)
             {"traceparent": VALID, "tracestate": 7},
             {"traceparent": bytearray(VALID.encode())},
+            {"traceparent": {VALID}},
         ]
     )
-    assert ls.valid.tolist() == [False, False, False, False]
+    assert ls.valid.tolist() == [False, True, False, False, False]
 
 
 def test_repeated_tracestate_headers_combine(impl):

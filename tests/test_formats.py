@@ -216,6 +216,51 @@ def test_pairs_read_as_the_mapping_of_the_same_headers(impl, formats):
         ]
 
 
+def _multi_valued(carriers: list[dict[str, str]], rng: random.Random) -> list[dict[str, object]]:
+    """The carriers with values as OpenTelemetry's default getter also takes them: a list or tuple
+    of one value, of none, or of the value with another value before or after it."""
+    out: list[dict[str, object]] = []
+    for carrier in carriers:
+        changed: dict[str, object] = {}
+        for key, value in carrier.items():
+            other = _mutate(value, rng)
+            changed[key] = rng.choice(
+                [value, [value], (value,), [], [value, other], [other, value], (value, value), [value, "", other]]
+            )
+        out.append(changed)
+    return out
+
+
+@pytest.mark.parametrize("formats", [[fmt] for fmt in OFFICIAL] + COMPOSITES[:6], ids=",".join)
+def test_multi_valued_headers_read_as_the_official_propagators_read_them(impl, formats):
+    """A mapping's value may be a list or tuple (`Mapping[str, str | list[str]]`, OpenTelemetry's
+    default getter): each format reads what its official propagator reads from it, the first
+    value (X-Ray: only a single one), every tracestate value."""
+    rng = random.Random(len(formats) * 13 + 1)
+    carriers = _multi_valued(_carriers(formats, 1200, seed=len(formats) * 3 + 2), rng)
+    _compare(formats, carriers)
+
+
+def test_multi_valued_headers_hold_str_or_bytes(impl):
+    """Values in a header's list are read as a value of their own would be: bytes as their text,
+    anything else (None, a number, a list in the list) voids the header."""
+    tp = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    carriers = [
+        {"traceparent": [tp.encode()]},
+        {"traceparent": [tp], "tracestate": [b"a=1", "b=2"]},
+        {"traceparent": [None]},
+        {"traceparent": [[tp]]},
+        {"traceparent": [5, tp]},
+        {"traceparent": [tp], "tracestate": ["a=1", None]},
+        [("traceparent", [tp, "x"]), ("traceparent", ["y"])],
+    ]
+    links = LinkSet.from_carriers(carriers)
+    assert links.valid.tolist() == [True, True, False, False, False, False, False]
+    assert _ours(links, 1)[3] == "a=1,b=2"
+    first = LinkSet.from_carriers(carriers[-1:], repeated="first")
+    assert first.valid.tolist() == [True]  # the pairs' first traceparent, that header's first value
+
+
 def test_bytes_values_read_as_their_text(impl):
     carriers = _carriers(["b3multi", "jaeger", "xray", "ottrace"], 300, seed=11)
     as_bytes = [[(k.encode(), v.encode("utf-8")) for k, v in c.items()] for c in carriers]

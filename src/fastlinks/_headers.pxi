@@ -273,6 +273,8 @@ cdef class _Headers:
     cdef int see_slot(self, int slot, object value) except -1:
         if slot == SLOT_NESTED:
             return self.see_nested(value)
+        if isinstance(value, (list, tuple)):
+            return self.see_values(slot, value)
         if not isinstance(value, (str, bytes)):
             if _is_mapping(value, None):  # an SQS/SNS message attribute
                 value = _attribute_value(value)
@@ -302,6 +304,21 @@ cdef class _Headers:
             self.put(slot, _BAD)
         elif self.repeated == LAST:
             self.put(slot, value)
+        return 0
+
+    cdef int see_values(self, int slot, object values) except -1:
+        """A header with a list or tuple of values, as OpenTelemetry's default getter passes a
+        mapping's on, read as each official propagator reads it: every tracestate value; X-Ray's
+        header only when it is the one value; any other the first (none: the header is absent)."""
+        cdef list items = list(values)
+        cdef Py_ssize_t k, n = len(items)
+        if slot != SLOT_TRACESTATE:
+            if n == 0 or (n != 1 and (slot == SLOT_XRAY or slot == SLOT_AWS)):
+                return 0
+            n = 1
+        for k in range(n):
+            value = items[k]
+            self.see_slot(slot, _BAD if isinstance(value, (list, tuple)) else value)  # one level only
         return 0
 
     cdef inline object tracestate(self):

@@ -310,6 +310,20 @@ def _items(pairs, is_pairs, wanted, i):
                     yield inner_name, inner, False
 
 
+def _values(name, value):
+    """A header's values: itself, or those of a list or tuple as OpenTelemetry's default getter
+    passes a mapping's on, read as each official propagator reads them: every tracestate value;
+    X-Ray's header only when it is the one value; any other the first (none: the header is absent)."""
+    if not isinstance(value, (list, tuple)):
+        return (value,)
+    values = [_BAD if isinstance(item, (list, tuple)) else item for item in value]  # one level only
+    if name == "tracestate":
+        return values
+    if not values or (len(values) != 1 and name in _HEADERS["xray"]):
+        return ()
+    return values[:1]
+
+
 def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     wanted, order = _codes(formats, repeated)
     carriers = list(carriers)
@@ -322,26 +336,27 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
         tracestates: list[str | bytes] = []
         members = 0
         state_bad = False
-        for name, value, in_pairs in _items(pairs, is_pairs, wanted, i):
-            if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS attribute
-                value = _attribute_value(value)
-                if value is None:
+        for name, header, in_pairs in _items(pairs, is_pairs, wanted, i):
+            for value in _values(name, header):
+                if not isinstance(value, (str, bytes)) and isinstance(value, Mapping):  # an SQS/SNS attribute
+                    value = _attribute_value(value)
+                    if value is None:
+                        continue
+                if name == "tracestate":
+                    if not isinstance(value, (str, bytes)):
+                        state_bad = True
+                    elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
+                        members += not _blank(value)
+                        tracestates.append(_raw(value))
                     continue
-            if name == "tracestate":
                 if not isinstance(value, (str, bytes)):
-                    state_bad = True
-                elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
-                    members += not _blank(value)
-                    tracestates.append(_raw(value))
-                continue
-            if not isinstance(value, (str, bytes)):
-                value = _BAD
-            if name not in values:
-                values[name] = value
-            elif not in_pairs or repeated == "invalid":  # a mapping's case variants are never a choice
-                values[name] = _BAD
-            elif repeated == "last":
-                values[name] = value
+                    value = _BAD
+                if name not in values:
+                    values[name] = value
+                elif not in_pairs or repeated == "invalid":  # a mapping's case variants are never a choice
+                    values[name] = _BAD
+                elif repeated == "last":
+                    values[name] = value
         found = None
         state = None
         for name in order:  # as CompositePropagator: a later format's context replaces an earlier one
