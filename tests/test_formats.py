@@ -239,6 +239,11 @@ def test_multi_valued_headers_read_as_the_official_propagators_read_them(impl, f
     rng = random.Random(len(formats) * 13 + 1)
     carriers = _multi_valued(_carriers(formats, 1200, seed=len(formats) * 3 + 2), rng)
     _compare(formats, carriers)
+    ours = LinkSet.from_carriers(carriers, formats=formats)  # the same headers as pairs read alike
+    pairs = LinkSet.from_carriers([list(c.items()) for c in carriers], formats=formats)
+    nested = LinkSet.from_carriers([{"MessageAttributes": c} for c in carriers], formats=formats)
+    for i in range(len(carriers)):
+        assert _ours(pairs, i) == _ours(nested, i) == _ours(ours, i), carriers[i]
 
 
 def test_multi_valued_headers_hold_str_or_bytes(impl):

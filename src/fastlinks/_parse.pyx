@@ -41,6 +41,9 @@ cdef extern from "Python.h":
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)  # borrowed
     bint PyTuple_CheckExact(PyObject*) noexcept
+    bint PyList_CheckExact(PyObject*) noexcept
+    Py_ssize_t _list_size "PyList_GET_SIZE"(PyObject*) noexcept
+    PyObject* _list_item "PyList_GET_ITEM"(PyObject*, Py_ssize_t) noexcept  # borrowed
     bint PyDict_CheckExact(PyObject*) noexcept
     Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject*) noexcept
     PyObject* _tuple_item "PyTuple_GET_ITEM"(PyObject*, Py_ssize_t) noexcept  # borrowed

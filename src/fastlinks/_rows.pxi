@@ -49,15 +49,16 @@ cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject**
                          PyObject** tracestate, bint nested) noexcept:
     """One header of a fast row into its borrowed slots; False when the carrier must take the
     general path: a header read twice, or a value other than an exact str or bytes, None, an SQS
-    or SNS attribute dict, or (at the top) a dict of an SQS message's attributes."""
+    or SNS attribute dict, (at the top) a dict of an SQS message's attributes, or a list or tuple
+    of values `_other_header` reads."""
     if value == <PyObject*>None:
         return True  # as the general path: a header without a value is not there
     cdef int slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
     if slot == SLOT_NONE:
         return True
-    if PyDict_CheckExact(value):
-        return _dict_header(slot, value, enabled, slots, touched, tracestate, nested)
-    return _put(slot, value, slots, touched, tracestate)
+    if PyUnicode_CheckExact(value) or PyBytes_CheckExact(value):
+        return _put(slot, value, slots, touched, tracestate)
+    return _other_header(slot, value, enabled, slots, touched, tracestate, nested)
 
 
 cdef inline bint _put(int slot, PyObject* value, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
@@ -77,17 +78,31 @@ cdef inline bint _put(int slot, PyObject* value, PyObject** slots, int* touched,
     return True
 
 
-cdef bint _dict_header(int slot, PyObject* value, int enabled, PyObject** slots, int* touched,
-                       PyObject** tracestate, bint nested) noexcept:
-    """`_header` for a dict value: an SQS message's attributes (read one level deep) or one SQS/SNS
-    message attribute (the value it holds). Out of line: rarer than a str or bytes value."""
-    if slot == SLOT_NESTED:
-        return not nested and _nested(value, enabled, slots, touched, tracestate)
-    value = _attribute(value)
-    if value == NULL:
+cdef bint _other_header(int slot, PyObject* value, int enabled, PyObject** slots, int* touched,
+                        PyObject** tracestate, bint nested) noexcept:
+    """`_header` for a value that is not a str or bytes (out of line: rarer): an SQS message's
+    attributes (read one level deep), one SQS/SNS message attribute (the value it holds), or a
+    list or tuple of values, read as `_Headers.see_values` reads it (several tracestate values
+    take the general path, which joins them). False for anything else."""
+    cdef Py_ssize_t n
+    cdef bint is_list = PyList_CheckExact(value)
+    if PyDict_CheckExact(value):
+        if slot == SLOT_NESTED:
+            return not nested and _nested(value, enabled, slots, touched, tracestate)
+        value = _attribute(value)
+        if value == NULL:
+            return False
+        if value == <PyObject*>None:
+            return True
+    elif slot != SLOT_NESTED and (is_list or PyTuple_CheckExact(value)):
+        n = _list_size(value) if is_list else _tuple_size(value)
+        if n == 0 or (n != 1 and (slot == SLOT_XRAY or slot == SLOT_AWS)):
+            return True  # the header is absent
+        if n != 1 and slot == SLOT_TRACESTATE:
+            return False
+        value = _list_item(value, 0) if is_list else _tuple_item(value, 0)
+    else:
         return False
-    if value == <PyObject*>None:
-        return True
     return _put(slot, value, slots, touched, tracestate)
 
 
