@@ -147,6 +147,12 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object, Py_ssize_t)  # borrowed
 
 
+cdef inline bint _no_value(int slot, Py_ssize_t n) noexcept:
+    """Whether a header given a list of n values reads as absent: none at all, or X-Ray's given
+    several (its propagator reads only a single one)."""
+    return n == 0 or (n != 1 and (slot == SLOT_XRAY or slot == SLOT_AWS))
+
+
 @cython.auto_pickle(False)
 cdef class _Headers:
     """What one carrier holds of trace context, a value per slot; reused for every carrier of one call.
@@ -313,7 +319,7 @@ cdef class _Headers:
         cdef list items = list(values)
         cdef Py_ssize_t k, n = len(items)
         if slot != SLOT_TRACESTATE:
-            if n == 0 or (n != 1 and (slot == SLOT_XRAY or slot == SLOT_AWS)):
+            if _no_value(slot, n):
                 return 0
             n = 1
         for k in range(n):

@@ -96,8 +96,8 @@ cdef bint _other_header(int slot, PyObject* value, int enabled, PyObject** slots
             return True
     elif slot != SLOT_NESTED and (is_list or PyTuple_CheckExact(value)):
         n = _list_size(value) if is_list else _tuple_size(value)
-        if n == 0 or (n != 1 and (slot == SLOT_XRAY or slot == SLOT_AWS)):
-            return True  # the header is absent
+        if _no_value(slot, n):
+            return True
         if n != 1 and slot == SLOT_TRACESTATE:
             return False
         value = _list_item(value, 0) if is_list else _tuple_item(value, 0)
