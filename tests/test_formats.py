@@ -407,6 +407,24 @@ def test_a_propagator_fastlinks_does_not_know_is_called_per_message(impl, global
     assert formats_of(propagate.get_global_textmap()) is None
 
 
+@pytest.mark.parametrize("formats", [["tracecontext"], ["xray"], ["b3multi", "jaeger"], ["ottrace", "tracecontext"]])
+def test_a_propagator_called_per_message_gets_every_value_of_a_multi_valued_header(impl, global_textmap, formats):
+    """The per-message path hands a list or tuple value on as the default getter does, so a
+    propagator fastlinks does not know extracts from it what it extracts from the carrier itself."""
+    own = [type(f"Own{type(OFFICIAL[name]).__name__}", (type(OFFICIAL[name]),), {})() for name in formats]
+    propagator = CompositePropagator(own)
+    global_textmap(propagator)
+    rng = random.Random(len(formats) * 5 + 3)
+    carriers = [c for c in _multi_valued(_carriers(formats, 600, seed=11), rng) if "AWSTraceHeader" not in c]
+    links = LinkSet.from_carriers(carriers)
+    assert formats_of(propagator) is None
+    pairs = LinkSet.from_carriers([list(c.items()) for c in carriers])  # as pairs, or an SQS message's: alike
+    nested = LinkSet.from_carriers([{"MessageAttributes": c} for c in carriers])
+    for i, carrier in enumerate(carriers):
+        assert _ours(links, i) == _ours(pairs, i) == _ours(nested, i) == _official(propagator, carrier), carrier
+    assert 0.2 < links.valid.mean() < 0.95  # both kinds were tried
+
+
 def test_subclasses_of_official_propagators_are_called_per_message():
     class Tweaked(B3MultiFormat):
         pass

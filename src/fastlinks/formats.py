@@ -134,29 +134,46 @@ def _text(value: Any) -> str | None:
     return str.__str__(value) if isinstance(value, str) else None
 
 
+def _occurrence(value: Any) -> list[str] | None:
+    """One header's values as the default getter hands them on: a list or tuple gives its items
+    (each str, bytes or SQS attribute), any other value itself; None when it has no usable value."""
+    if not isinstance(value, (list, tuple)):
+        text = _text(value)
+        return None if text is None else [text]
+    texts = []
+    for item in value:
+        text = None if isinstance(item, (list, tuple)) else _text(item)  # one level only
+        if text is None:
+            return None
+        texts.append(text)
+    return texts or None
+
+
 def _headers(carrier: Any, index: int, repeated: Repeated) -> dict[str, list[str]]:
     """One carrier as lowercase name -> values, read as the kernels read carriers (the twin's own
     carrier helpers): a name repeated in a list of pairs follows `repeated`, in a mapping it is
-    dropped; tracestate values are all kept."""
+    dropped; a header given a list of values passes them all on, as the default getter does (the
+    propagator picks); tracestate values are all kept."""
     pairs, is_pairs = _pairs(carrier, index)
-    out: dict[str, list[str]] = {}
+    seen: dict[str, list[list[str]]] = {}
     for pair in pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"carriers[{index}]: header items must be (key, value) pairs, got {type(pair).__name__}")
         key = _text(pair[0])
         if key is not None and key.lower() in _NESTED_NAMES and isinstance(pair[1], Mapping):  # a whole SQS message
-            items = [(_text(k), _text(v)) for k, v in pair[1].items()]
+            items = [(_text(k), v) for k, v in pair[1].items()]
         else:
-            items = [(key, _text(pair[1]))]
+            items = [(key, pair[1])]
         for name, value in items:
-            if name is not None and value is not None and name.lower() not in _NESTED_NAMES:
-                out.setdefault(name.lower(), []).append(value)
-    for name, values in list(out.items()):
-        if len(values) > 1 and name != "tracestate":
-            if not is_pairs or repeated == "invalid":
-                del out[name]
-            else:
-                out[name] = values[-1:] if repeated == "last" else values[:1]
+            values = _occurrence(value)
+            if name is not None and values is not None and name.lower() not in _NESTED_NAMES:
+                seen.setdefault(name.lower(), []).append(values)
+    out: dict[str, list[str]] = {}
+    for name, found in seen.items():
+        if name == "tracestate":
+            out[name] = [value for values in found for value in values]
+        elif len(found) == 1 or (is_pairs and repeated != "invalid"):
+            out[name] = found[-1] if repeated == "last" else found[0]
     return out
 
 
