@@ -1,4 +1,5 @@
-"""Every test that takes `impl` runs once on the compiled kernels and once on the pure-Python twins."""
+"""Every test that takes `impl` runs once on the compiled kernels and once on the pure-Python twins;
+`global_textmap` sets the global propagator for one test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from opentelemetry import propagate
 
 from fastlinks import _kernels
 
@@ -60,3 +62,11 @@ def _fresh_log_once():
 
     _otel_compat._logged.clear()
     yield
+
+
+@pytest.fixture
+def global_textmap():
+    """Set the global propagator for one test, restoring the application's afterwards."""
+    saved = propagate.get_global_textmap()
+    yield propagate.set_global_textmap
+    propagate.set_global_textmap(saved)

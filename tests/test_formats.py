@@ -334,14 +334,6 @@ def test_unknown_formats_are_named():
 # ---------------------------------------------------------------- the format the application uses
 
 
-@pytest.fixture
-def global_textmap():
-    """Set the global propagator for one test, restoring the application's afterwards."""
-    saved = propagate.get_global_textmap()
-    yield propagate.set_global_textmap
-    propagate.set_global_textmap(saved)
-
-
 def test_by_default_fastlinks_reads_what_the_global_propagator_reads(impl, global_textmap):
     carriers = _carriers(["b3multi", "tracecontext"], 500, seed=3)
     for parts in (["tracecontext"], ["b3multi"], ["b3multi", "tracecontext"], ["tracecontext", "b3multi"]):

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from opentelemetry import trace
+from opentelemetry.propagators.textmap import Getter
 
 from ._columns import iterable
 from .formats import Repeated
@@ -27,9 +28,11 @@ def start_batch_span(
     overflow: Literal["drop", "spill"] = "drop",
     formats: Iterable[str] | str | None = None,
     repeated: Repeated = "last",
+    getter: Getter[Any] | None = None,
     **kwargs: Any,
 ) -> trace.Span:
-    """Parse the carriers' contexts (as `LinkSet.from_carriers` does, in `formats` and with `repeated`),
+    """Parse the carriers' contexts (as `LinkSet.from_carriers` does, in `formats`, with `repeated`
+    and through `getter`),
     compact them with `policy`, start a span linked to the kept producers, and set
     `messaging.batch.message_count` (and, unless `policy.record_counts` is off, the
     `fastlinks.links.*` counts); other arguments go to `tracer.start_span`.
@@ -45,7 +48,7 @@ def start_batch_span(
         raise ValueError(f"overflow must be 'drop' or 'spill', got {overflow!r}")
     policy = policy if policy is not None else default_policy()
     carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
-    candidates = LinkSet.from_carriers(carriers, link_attributes, formats=formats, repeated=repeated)
+    candidates = LinkSet.from_carriers(carriers, link_attributes, formats=formats, repeated=repeated, getter=getter)
     if overflow == "spill":
         links, spilled = candidates.split(policy)
     else:

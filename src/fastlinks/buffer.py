@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanContext
 
 from . import _attributes, _kernels
 from ._attributes import PerRow
 from ._otel_compat import FAST_CONTEXTS
-from .formats import Repeated, check_formats, check_repeated
+from .formats import Repeated, check_formats, check_getter, check_repeated
 from .formats import parse as read_carriers
 from .linkset import CompactedLinkSet, LinkSet
 from .policy import LinkPolicy
@@ -29,12 +30,19 @@ class LinkBuffer:
     """
 
     def __init__(
-        self, capacity: int = 64, *, formats: Iterable[str] | str | None = None, repeated: Repeated = "last"
+        self,
+        capacity: int = 64,
+        *,
+        formats: Iterable[str] | str | None = None,
+        repeated: Repeated = "last",
+        getter: Getter[Any] | None = None,
     ) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
         self._formats = None if formats is None else check_formats(formats)
         self._repeated = check_repeated(repeated)
+        check_getter(getter)
+        self._getter = getter
         self._trace_ids = np.empty((capacity, 16), np.uint8)
         self._span_ids = np.empty((capacity, 8), np.uint8)
         self._flags = np.empty(capacity, np.uint8)
@@ -77,9 +85,9 @@ class LinkBuffer:
 
     def add_carrier(self, headers: Any, **row_attributes: Any) -> None:
         """Append the link in one message's carrier (what `LinkSet.from_carriers` reads, in the
-        buffer's `formats`, default the global propagator's)."""
+        buffer's `formats`, default the global propagator's, through its `getter` if it has one)."""
         try:
-            columns = read_carriers([headers], self._formats, self._repeated)
+            columns = read_carriers([headers], self._formats, self._repeated, self._getter)
         except TypeError as error:
             raise TypeError(str(error).replace("carriers[0]", "headers")) from None
         self._append(columns, row_attributes)

@@ -99,15 +99,58 @@ def check_repeated(repeated: object) -> Repeated:
     return repeated  # type: ignore[return-value]
 
 
-def parse(carriers: Sequence[Any], formats: Iterable[str] | str | None, repeated: Repeated) -> Columns:
-    """The carriers' columns, read in `formats` (None: as the global propagator reads them)."""
+def check_getter(getter: object) -> None:
+    """TypeError unless `getter` is None or a Getter (an object with its `get`; not a mapping, which
+    is a carrier)."""
+    if getter is not None and (isinstance(getter, Mapping) or not callable(getattr(getter, "get", None))):
+        raise TypeError(f"getter must be an opentelemetry.propagators.textmap.Getter, got {type(getter).__name__}")
+
+
+def parse(
+    carriers: Sequence[Any], formats: Iterable[str] | str | None, repeated: Repeated, getter: Getter[Any] | None = None
+) -> Columns:
+    """The carriers' columns, read in `formats` (None: as the global propagator reads them), each
+    through `getter` when one is given."""
     check_repeated(repeated)
+    check_getter(getter)
     if formats is not None:
-        return _kernels.parse.parse_carriers(carriers, check_formats(formats), repeated)
-    propagator, found = _global_formats()
-    if found is not None:
-        return _kernels.parse.parse_carriers(carriers, found, repeated)
-    return _each(propagator, carriers, repeated)
+        found = check_formats(formats)
+    else:
+        propagator, known = _global_formats()
+        if known is None:
+            return _each(propagator, carriers, repeated, getter)
+        found = known
+    if getter is not None:
+        carriers = _gathered(carriers, found, getter)
+    return _kernels.parse.parse_carriers(carriers, found, repeated)
+
+
+# ---------------------------------------------------------------- carriers read through a Getter
+
+_ASKED = {  # the names each official propagator asks its getter for (fastlinks' SQS AWSTraceHeader too)
+    "tracecontext": ("traceparent", "tracestate"),
+    "b3": ("b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"),
+    "jaeger": ("uber-trace-id",),
+    "xray": ("X-Amzn-Trace-Id", "AWSTraceHeader"),
+    "ottrace": ("ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled"),
+}
+_ASKED["b3multi"] = _ASKED["b3"]
+
+
+def _gathered(carriers: Sequence[Any], formats: tuple[str, ...], getter: Getter[Any]) -> list[Any]:
+    """Each carrier as the dict of what `getter.get` gives for every name the formats read, as the
+    official propagators ask it; a getter that raises costs its message (None), never the batch."""
+    names = tuple(dict.fromkeys(name for fmt in formats for name in _ASKED[fmt]))
+    out: list[Any] = []
+    for carrier in carriers:
+        try:
+            values = [(name, getter.get(carrier, name)) for name in names]
+        except Exception as error:
+            log_once(f"{type(getter).__name__}.get", error)
+            out.append(None)
+            continue
+        out.append({name: value for name, value in values if value is not None})
+    return out
 
 
 # ---------------------------------------------------------------- a propagator fastlinks does not know
@@ -177,13 +220,16 @@ def _headers(carrier: Any, index: int, repeated: Repeated) -> dict[str, list[str
     return out
 
 
-def _each(propagator: TextMapPropagator, carriers: Sequence[Any], repeated: Repeated) -> Columns:
-    """The global propagator called per message; one that raises makes its message an invalid row."""
+def _each(
+    propagator: TextMapPropagator, carriers: Sequence[Any], repeated: Repeated, getter: Getter[Any] | None
+) -> Columns:
+    """The global propagator called per message (with `getter` on the carrier itself when given);
+    one that raises makes its message an invalid row."""
     contexts = []
     for i, carrier in enumerate(carriers):
-        headers = _headers(carrier, i, repeated)
+        headers, reader = (_headers(carrier, i, repeated), _GETTER) if getter is None else (carrier, getter)
         try:
-            context = trace.get_current_span(propagator.extract(headers, Context(), _GETTER)).get_span_context()
+            context = trace.get_current_span(propagator.extract(headers, Context(), reader)).get_span_context()
         except Exception as error:  # a propagator's bug costs its message, never the batch
             log_once(f"{type(propagator).__name__}.extract", error)
             context = trace.INVALID_SPAN_CONTEXT

@@ -11,6 +11,7 @@ from typing import Any, overload
 
 import numpy as np
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Link, SpanContext
 
 from . import _attributes, _kernels
@@ -188,13 +189,15 @@ class LinkSet(Sequence[Link]):
         *,
         formats: Iterable[str] | str | None = None,
         repeated: Repeated = "last",
+        getter: Getter[Any] | None = None,
     ) -> LinkSet:
         """Links parsed from message carriers (mappings, (key, value) lists, client messages, SQS
         messages: the README's "Carriers and formats") in `formats`, by default the global
-        propagator's; a name repeated in a list of pairs takes the `repeated` value. A row with no
+        propagator's; a name repeated in a list of pairs takes the `repeated` value. Any other
+        carrier is read through `getter`, as a propagator's `extract` reads it. A row with no
         valid context is invalid (counted by `compact()`); a bad carrier is a TypeError naming it."""
         carriers = carriers if isinstance(carriers, (list, tuple)) else list(iterable("carriers", carriers))
-        return cls._with_attributes(read_carriers(carriers, formats, repeated), attributes)
+        return cls._with_attributes(read_carriers(carriers, formats, repeated, getter), attributes)
 
     @classmethod
     def concat(cls, sets: Iterable[LinkSet], policy: LinkPolicy | None = None) -> LinkSet:
