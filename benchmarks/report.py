@@ -202,8 +202,9 @@ def shapes_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
         "",
         f"**client shapes**: ingest of {SHAPES_SIZE:,} messages as clients deliver them (`benchmarks/shapes.py`): "
         "a header dict, confluent-kafka's list of (str, bytes) pairs, whole boto3 SQS messages (the context in "
-        "`MessageAttributes`); W3C with a tracestate; A is the propagator per message with a getter over that "
-        "shape, as the instrumentations read it, and one `Link` each",
+        "`MessageAttributes`), a message type fastlinks does not read itself (shaped as google-cloud-pubsub's, "
+        "read through a `Getter`, `getter=`); W3C with a tracestate; A is the propagator per message with a getter "
+        "over that shape, as the instrumentations read it, and one `Link` each",
         "",
     ]
     rows = []
@@ -213,7 +214,12 @@ def shapes_table(results: dict[str, float], sizes: Sequence[int] = SIZES) -> lis
     return lines + _table(["messages", "A", "E", "E vs A"], rows)
 
 
-_SHAPE_NAMES = {"dict": "header dict", "kafka": "Kafka (str, bytes) pairs", "sqs": "SQS messages (boto3)"}
+_SHAPE_NAMES = {
+    "dict": "header dict",
+    "kafka": "Kafka (str, bytes) pairs",
+    "sqs": "SQS messages (boto3)",
+    "getter": "own message type, through a getter",
+}
 
 
 def targets(

@@ -7,7 +7,9 @@ one adds baggage): `extract` with a getter over that shape, and one `Link` each.
   instrumentation's getter reads it (a scan of the pairs for each name, the value decoded);
 - SQS: whole messages as boto3's `receive_message` returns them, the trace context in
   `MessageAttributes` as {"StringValue": ..., "DataType": "String"}, read as the botocore SQS
-  extension's getter reads it.
+  extension's getter reads it;
+- getter: a message type fastlinks does not read itself (shaped as google-cloud-pubsub delivers,
+  the context in `message.attributes`), read through the application's `Getter` by both.
 
 W3C traceparent and a per-trace tracestate on every message; 20% re-deliveries, 5% malformed,
 half sampled, cap 128; one shared attribute. E hands the same carriers to `from_carriers`.
@@ -27,7 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from fastlinks import LinkPolicy, LinkSet
 
-SHAPES = ("dict", "kafka", "sqs")
+SHAPES = ("dict", "kafka", "sqs", "getter")
 SHAPES_SIZE = 2000
 PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -62,6 +64,37 @@ class _SqsGetter(Getter[dict[str, Any]]):
         return list(carrier)
 
 
+class _Message:
+    """A message's payload and attributes, as google-cloud-pubsub's `ReceivedMessage.message`."""
+
+    __slots__ = ("attributes", "data")
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        self.data = b"{}"
+        self.attributes = attributes
+
+
+class _Received:
+    """A received message, as google-cloud-pubsub's `ReceivedMessage`: an ack ID and the message."""
+
+    __slots__ = ("ack_id", "message")
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        self.ack_id = "a"
+        self.message = _Message(attributes)
+
+
+class _ReceivedGetter(Getter[_Received]):
+    """The application's getter for its message type: a name's attribute value."""
+
+    def get(self, carrier: _Received, key: str) -> list[str] | None:
+        value = carrier.message.attributes.get(key)
+        return [value] if value is not None else None
+
+    def keys(self, carrier: _Received) -> list[str]:
+        return list(carrier.message.attributes)
+
+
 def messages(shape: str, n: int) -> list[Any]:
     """n messages in `shape`: the matrix's own dicts, or Kafka and SQS messages with header names
     of their own in each, as a client decodes them."""
@@ -69,6 +102,8 @@ def messages(shape: str, n: int) -> list[Any]:
     for headers in matrix_carriers(n, "tracecontext", True):
         if shape == "dict":
             out.append(headers)
+        elif shape == "getter":
+            out.append(_Received({name.encode().decode(): value for name, value in headers.items()}))
         elif shape == "kafka":
             out.append([(name.encode().decode(), value.encode()) for name, value in headers.items()])
         else:
@@ -82,7 +117,9 @@ def messages(shape: str, n: int) -> list[Any]:
 def build(shape: str, contender: str, n: int) -> Callable[[], Any]:
     batch = messages(shape, n)
     if contender == "A":
-        getter: Getter[Any] | None = {"kafka": _PairsGetter(), "sqs": _SqsGetter()}.get(shape)
+        getter: Getter[Any] | None = {"kafka": _PairsGetter(), "sqs": _SqsGetter(), "getter": _ReceivedGetter()}.get(
+            shape
+        )
         carriers = [m["MessageAttributes"] for m in batch] if shape == "sqs" else batch
 
         def propagator_links() -> list[Link]:
@@ -96,8 +133,9 @@ def build(shape: str, contender: str, n: int) -> Callable[[], Any]:
 
         return propagator_links
     policy = LinkPolicy()
+    own = _ReceivedGetter() if shape == "getter" else None
 
     def fastlinks_links() -> list[Link]:
-        return list(LinkSet.from_carriers(batch, SYSTEM, formats=("tracecontext",)).compact(policy))
+        return list(LinkSet.from_carriers(batch, SYSTEM, formats=("tracecontext",), getter=own).compact(policy))
 
     return fastlinks_links

@@ -141,15 +141,20 @@ def _gathered(carriers: Sequence[Any], formats: tuple[str, ...], getter: Getter[
     """Each carrier as the dict of what `getter.get` gives for every name the formats read, as the
     official propagators ask it; a getter that raises costs its message (None), never the batch."""
     names = tuple(dict.fromkeys(name for fmt in formats for name in _ASKED[fmt]))
+    get = getter.get
     out: list[Any] = []
     for carrier in carriers:
+        headers: dict[str, Any] = {}
         try:
-            values = [(name, getter.get(carrier, name)) for name in names]
+            for name in names:
+                value = get(carrier, name)
+                if value is not None:
+                    headers[name] = value
         except Exception as error:
             log_once(f"{type(getter).__name__}.get", error)
             out.append(None)
             continue
-        out.append({name: value for name, value in values if value is not None})
+        out.append(headers)
     return out
 
 
