@@ -96,8 +96,8 @@ class _ReceivedGetter(Getter[_Received]):
 
 
 def messages(shape: str, n: int) -> list[Any]:
-    """n messages in `shape`: the matrix's own dicts, or Kafka and SQS messages with header names
-    of their own in each, as a client decodes them."""
+    """n messages in `shape`: the matrix's own dicts, or Kafka, SQS and Pub/Sub-shaped messages with
+    header names of their own in each, as a client decodes them."""
     out: list[Any] = []
     for headers in matrix_carriers(n, "tracecontext", True):
         if shape == "dict":
