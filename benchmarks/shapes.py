@@ -95,6 +95,10 @@ class _ReceivedGetter(Getter[_Received]):
         return list(carrier.message.attributes)
 
 
+GETTERS: dict[str, Getter[Any]] = {"kafka": _PairsGetter(), "sqs": _SqsGetter(), "getter": _ReceivedGetter()}
+"""Each shape's getter, as its instrumentation (or, for "getter", the application) reads it."""
+
+
 def messages(shape: str, n: int) -> list[Any]:
     """n messages in `shape`: the matrix's own dicts, or Kafka, SQS and Pub/Sub-shaped messages with
     header names of their own in each, as a client decodes them."""
@@ -117,9 +121,7 @@ def messages(shape: str, n: int) -> list[Any]:
 def build(shape: str, contender: str, n: int) -> Callable[[], Any]:
     batch = messages(shape, n)
     if contender == "A":
-        getter: Getter[Any] | None = {"kafka": _PairsGetter(), "sqs": _SqsGetter(), "getter": _ReceivedGetter()}.get(
-            shape
-        )
+        getter = GETTERS.get(shape)
         carriers = [m["MessageAttributes"] for m in batch] if shape == "sqs" else batch
 
         def propagator_links() -> list[Link]:
@@ -133,7 +135,7 @@ def build(shape: str, contender: str, n: int) -> Callable[[], Any]:
 
         return propagator_links
     policy = LinkPolicy()
-    own = _ReceivedGetter() if shape == "getter" else None
+    own = GETTERS["getter"] if shape == "getter" else None  # the one shape fastlinks reads through a getter
 
     def fastlinks_links() -> list[Link]:
         return list(LinkSet.from_carriers(batch, SYSTEM, formats=("tracecontext",), getter=own).compact(policy))

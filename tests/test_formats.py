@@ -128,6 +128,12 @@ def _official(propagator, carrier: dict[str, str]):
     return context.trace_id, context.span_id, context.trace_flags.sampled, context.trace_state.to_header()
 
 
+def _subclassed(fmt: str) -> TextMapPropagator:
+    """A subclass of `fmt`'s official propagator: fastlinks calls it per message."""
+    official = type(OFFICIAL[fmt])
+    return type(f"Own{official.__name__}", (official,), {})()
+
+
 def _ours(links: LinkSet, i: int):
     if not links.valid[i]:
         return None
@@ -403,8 +409,7 @@ def test_a_propagator_fastlinks_does_not_know_is_called_per_message(impl, global
 def test_a_propagator_called_per_message_gets_every_value_of_a_multi_valued_header(impl, global_textmap, formats):
     """The per-message path hands a list or tuple value on as the default getter does, so a
     propagator fastlinks does not know extracts from it what it extracts from the carrier itself."""
-    own = [type(f"Own{type(OFFICIAL[name]).__name__}", (type(OFFICIAL[name]),), {})() for name in formats]
-    propagator = CompositePropagator(own)
+    propagator = CompositePropagator([_subclassed(name) for name in formats])
     global_textmap(propagator)
     rng = random.Random(len(formats) * 5 + 3)
     carriers = [c for c in _multi_valued(_carriers(formats, 600, seed=11), rng) if "AWSTraceHeader" not in c]

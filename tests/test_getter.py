@@ -12,11 +12,11 @@ from opentelemetry import trace
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.trace import TracerProvider
-from test_formats import COMPOSITES, OFFICIAL, _carriers, _multi_valued, _ours
+from test_formats import COMPOSITES, OFFICIAL, _carriers, _multi_valued, _ours, _subclassed
 
 from fastlinks import LinkBuffer, LinkSet, start_batch_span
 from fastlinks._parse_py import _HEADERS
-from fastlinks.formats import _ASKED
+from fastlinks.formats import _asked
 
 
 class _Envelope:
@@ -74,8 +74,7 @@ def test_a_getter_reads_any_carrier_as_the_official_propagators_read_it(impl, fo
 
 
 def test_a_propagator_called_per_message_gets_the_getter(impl, global_textmap):
-    own = [type(f"Own{type(OFFICIAL[name]).__name__}", (type(OFFICIAL[name]),), {})() for name in ("b3", "jaeger")]
-    propagator = CompositePropagator(own)
+    propagator = CompositePropagator([_subclassed("b3"), _subclassed("jaeger")])
     global_textmap(propagator)
     envelopes = _envelopes(["b3", "jaeger"], 400, seed=7)
     links = LinkSet.from_carriers(envelopes, getter=GETTER)
@@ -87,7 +86,7 @@ def test_a_propagator_called_per_message_gets_the_getter(impl, global_textmap):
 @pytest.mark.parametrize("per_message", [False, True])
 def test_a_getter_that_raises_costs_its_message_never_the_batch(impl, global_textmap, caplog, per_message):
     if per_message:
-        global_textmap(CompositePropagator([type("OwnW3C", (type(OFFICIAL["tracecontext"]),), {})()]))
+        global_textmap(CompositePropagator([_subclassed("tracecontext")]))
     traceparent = f"00-{'1' * 32}-{'2' * 16}-01"
     envelopes = [_Envelope({"traceparent": traceparent}), _Envelope({"boom": "1"}), _Envelope({})]
     with caplog.at_level(logging.WARNING, logger="fastlinks"):
@@ -106,8 +105,11 @@ def test_sqs_aws_trace_header_is_asked_for_as_in_a_mapping(impl):
 
 
 def test_every_name_a_format_reads_is_asked_for():
-    for fmt, names in _ASKED.items():
+    for fmt in OFFICIAL:
+        names = _asked([fmt])
         assert tuple(name.lower() for name in names) == _HEADERS["b3" if fmt == "b3multi" else fmt]
+    assert _asked(["xray"]) == ("X-Amzn-Trace-Id", "AWSTraceHeader")  # as the xray propagator (and SQS) spell them
+    assert _asked(["b3", "b3multi", "tracecontext"]) == (*_HEADERS["b3"], "traceparent", "tracestate")  # once each
 
 
 def test_the_batch_span_and_the_buffer_take_a_getter(impl):

@@ -23,7 +23,7 @@ from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from . import _kernels
 from ._columns import Columns
 from ._otel_compat import FAST_CONTEXTS, composite_parts, log_once
-from ._parse_py import _NESTED_NAMES, FORMATS, REPEATED, _attribute_value, _pairs
+from ._parse_py import _HEADERS, _NESTED_NAMES, FORMATS, REPEATED, _attribute_value, _pairs
 
 Repeated = Literal["last", "first", "invalid"]
 """Which value of a header repeated in a list of pairs counts: the last (the most recent hop), the
@@ -127,20 +127,22 @@ def parse(
 
 # ---------------------------------------------------------------- carriers read through a Getter
 
-_ASKED = {  # the names each official propagator asks its getter for (fastlinks' SQS AWSTraceHeader too)
-    "tracecontext": ("traceparent", "tracestate"),
-    "b3": ("b3", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"),
-    "jaeger": ("uber-trace-id",),
-    "xray": ("X-Amzn-Trace-Id", "AWSTraceHeader"),
-    "ottrace": ("ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled"),
-}
-_ASKED["b3multi"] = _ASKED["b3"]
+_SPELLED = {"x-amzn-trace-id": "X-Amzn-Trace-Id", "awstraceheader": "AWSTraceHeader"}
+"""Header names the official propagators ask a getter for in another case than the kernels' lowercase
+(fastlinks' SQS AWSTraceHeader too, as SQS spells it)."""
+
+
+def _asked(formats: Iterable[str]) -> tuple[str, ...]:
+    """The names a getter is asked for to read `formats`: every header they read (b3multi reads b3's),
+    once each, spelled as the official propagators ask for them."""
+    headers = (name for fmt in formats for name in _HEADERS["b3" if fmt == "b3multi" else fmt])
+    return tuple(dict.fromkeys(_SPELLED.get(name, name) for name in headers))
 
 
 def _gathered(carriers: Sequence[Any], formats: tuple[str, ...], getter: Getter[Any]) -> list[Any]:
     """Each carrier as the dict of what `getter.get` gives for every name the formats read, as the
     official propagators ask it; a getter that raises costs its message (None), never the batch."""
-    names = tuple(dict.fromkeys(name for fmt in formats for name in _ASKED[fmt]))
+    names = _asked(formats)
     get = getter.get
     out: list[Any] = []
     for carrier in carriers:
