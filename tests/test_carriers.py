@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from fastlinks import LinkBuffer, LinkPolicy, LinkSet, PerRow
@@ -255,3 +256,71 @@ def test_link_buffer_judges_each_traceparent_like_from_traceparents(impl):
     assert [link.context.trace_state for link in got] == [link.context.trace_state for link in expected]
     assert got.valid.tolist() == [True, False, False, True, False, True]  # a state of type int voids its row
     assert dict(got[3].context.trace_state) == {"a": "b"}
+
+
+_SAFE = {"__new__", "__init__", "__getattribute__", "__setattr__", "__delattr__", "__class__", "__init_subclass__"}
+_SAFE |= {"__subclasshook__", "__hash__", "__eq__", "__ne__", "__repr__", "__reduce__", "__reduce_ex__", "__sizeof__"}
+
+
+def _sealed(base: type) -> type:
+    """A subclass of `base` whose methods (`lower`, `strip`, `decode`, `__len__`, `__str__`, ...) all
+    raise: a reader may use only the value's own characters, as the compiled kernels do, never a
+    method an application's subclass may have overridden (hashing and equality stay: dict keys)."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"a method of a {base.__name__} subclass was called")
+
+    names = [name for name in dir(base) if callable(getattr(base, name)) and name not in _SAFE]
+    return type(f"Sealed{base.__name__}", (base,), dict.fromkeys(names, refuse))
+
+
+SEALED_STR, SEALED_BYTES = _sealed(str), _sealed(bytes)
+
+
+def _seal(text: str, as_bytes: bool) -> object:
+    return SEALED_BYTES(text.encode("utf-8")) if as_bytes else SEALED_STR(text)
+
+
+def _sealed_shapes(carriers: list[dict[str, str]]) -> list[object]:
+    """The carriers with sealed names and values, as mappings, pairs, lists of values and SQS attributes."""
+    out: list[object] = []
+    for i, carrier in enumerate(carriers):
+        items = [(_seal(k, i % 2 == 0), _seal(v, i % 3 == 0)) for k, v in carrier.items()]
+        shape = i % 4
+        if shape == 0:
+            out.append(dict(items))
+        elif shape == 1:
+            out.append(items)
+        elif shape == 2:
+            out.append({k: [v] for k, v in items})
+        else:
+            out.append({"MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in items}})
+    return out
+
+
+def _same_links(ours: LinkSet, plain: LinkSet) -> None:
+    assert ours.valid.tolist() == plain.valid.tolist()
+    assert plain.valid.mean() > 0.3  # most generated carriers are valid
+    for i in np.flatnonzero(plain.valid):
+        assert ours[i].context == plain[i].context
+
+
+FORMATS = [["tracecontext"], ["b3multi"], ["b3"], ["jaeger"], ["xray"], ["ottrace"], ["tracecontext", "b3multi"]]
+
+
+@pytest.mark.parametrize("formats", FORMATS, ids=",".join)
+def test_str_and_bytes_subclasses_read_as_their_plain_values(impl, formats, global_textmap):
+    """Names and values of a str or bytes subclass give what the same plain text gives, whatever
+    the subclass overrides: in bulk, through a propagator called per message, and as traceparents."""
+    from test_formats import _carriers, _subclassed
+
+    carriers = _carriers(formats, 150, seed=23)
+    plain = LinkSet.from_carriers(carriers, formats=formats)
+    _same_links(LinkSet.from_carriers(_sealed_shapes(carriers), formats=formats), plain)
+    global_textmap(CompositePropagator([_subclassed(name) for name in formats]))
+    _same_links(LinkSet.from_carriers(_sealed_shapes(carriers)), LinkSet.from_carriers(carriers))
+    if formats == ["tracecontext"]:
+        parents = [c["traceparent"] for c in carriers]
+        states = [_seal(c.get("tracestate", ""), i % 2 == 0) for i, c in enumerate(carriers)]
+        sealed = LinkSet.from_traceparents([_seal(tp, i % 3 == 0) for i, tp in enumerate(parents)], states)
+        _same_links(sealed, LinkSet.from_traceparents(parents, [c.get("tracestate", "") for c in carriers]))

@@ -316,9 +316,10 @@ cdef int _xray(_Headers h, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     value = h.get(SLOT_XRAY)
     if value is None:
         value = h.get(SLOT_AWS)
-    if value is None or value is _BAD or not value:
+    if value is None or value is _BAD:
         return ABSENT
-    return _from_ints(_xray_text(_text(value)), tid, sid, flags)
+    text = _text(value)  # an exact str: a subclass's methods (__len__ too) are never called
+    return _from_ints(_xray_text(text), tid, sid, flags) if text else ABSENT
 
 
 cdef int _from_ints(object found, uint8_t* tid, uint8_t* sid, uint8_t* flags) except -1:

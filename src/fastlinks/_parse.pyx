@@ -197,10 +197,12 @@ def parse_traceparents(values, states=None):
         state = raw[i]
         if not isinstance(state, (str, bytes)):  # a header value that is neither: the row is invalid
             _parse_value(None, t + 16 * i, s + 8 * i, f + i)
-        elif state:  # a trace state is only read for a valid traceparent
-            if out_states is None:
-                out_states = [None] * n
-            out_states[i] = _raw(state)
+        else:
+            state = _raw(state)  # exact: a subclass's methods (__len__ too) are never called
+            if state:  # a trace state is only read for a valid traceparent
+                if out_states is None:
+                    out_states = [None] * n
+                out_states[i] = state
     return tuple.__new__(Columns, _frozen(arrays) + (out_states,))  # a Columns, without its Python __new__
 
 

@@ -20,9 +20,9 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 def _parse_one(value: object) -> tuple[bytes, bytes, int] | None:
     """Parse one traceparent (W3C level 1, flag bits kept), or None if invalid."""
     if isinstance(value, bytes):
-        text = value.decode("latin-1")
+        text = bytes.decode(value, "latin-1")
     elif isinstance(value, str):
-        text = value
+        text = str.__str__(value)
     else:
         return None
     match = _TRACEPARENT.fullmatch(text.strip(" \t"))
@@ -54,12 +54,12 @@ def _text(value: str | bytes) -> str:
     """A str or bytes header value as an exact str (a subclass, numpy.str_ say, is copied)."""
     if type(value) is str:
         return value
-    return str.__str__(value) if isinstance(value, str) else value.decode("latin-1")
+    return str.__str__(value) if isinstance(value, str) else bytes.decode(value, "latin-1")
 
 
 def _blank(value: str | bytes) -> bool:
     """True for a value of spaces, tabs and commas only: a tracestate with no member."""
-    return not (value.strip(" \t,") if isinstance(value, str) else value.strip(b" \t,"))
+    return not (str.strip(value, " \t,") if isinstance(value, str) else bytes.strip(value, b" \t,"))
 
 
 def parse_traceparents(values, states=None):
@@ -75,10 +75,10 @@ def parse_traceparents(values, states=None):
             continue
         if not isinstance(raw[i], (str, bytes)):  # a header value that is neither: the row is invalid
             _store(None, trace_ids, span_ids, trace_flags, i)
-        elif raw[i]:  # a trace state is only read for a valid traceparent
+        elif state := _raw(raw[i]):  # exact; a trace state is only read for a valid traceparent
             if out_states is None:
                 out_states = [None] * n
-            out_states[i] = _raw(raw[i])
+            out_states[i] = state
     return Columns(*_frozen(trace_ids, span_ids, trace_flags, remote), out_states)
 
 
@@ -125,9 +125,9 @@ def _codes(formats, repeated):
 def _name(key, wanted):
     """The lowercase header name `key` is, if a format in use reads it (ASCII case-insensitively)."""
     if isinstance(key, str):
-        return wanted.get(key.lower()) if key.isascii() else None
+        return wanted.get(str.lower(key)) if str.isascii(key) else None
     if isinstance(key, bytes):
-        return wanted.get(key.lower().decode("latin-1"))
+        return wanted.get(bytes.decode(bytes.lower(key), "latin-1"))
     return None
 
 
@@ -135,7 +135,7 @@ def _as_text(value):
     """A slot's value as str for a format parser; None when absent or unusable."""
     if value is None or value is _BAD:
         return None
-    return value.decode("latin-1") if isinstance(value, bytes) else str.__str__(value)
+    return bytes.decode(value, "latin-1") if isinstance(value, bytes) else str.__str__(value)
 
 
 def _context(trace_id: int, span_id: int, sampled: bool):

@@ -180,7 +180,7 @@ def _text(value: Any) -> str | None:
     if isinstance(value, Mapping):  # an SQS/SNS message attribute
         value = _attribute_value(value)
     if isinstance(value, bytes):
-        return value.decode("latin-1")
+        return bytes.decode(value, "latin-1")
     return str.__str__(value) if isinstance(value, str) else None
 
 
