@@ -1,9 +1,11 @@
 """Every test that takes `impl` runs once on the compiled kernels and once on the pure-Python twins;
-`global_textmap` sets the global propagator for one test."""
+`global_textmap` sets the global propagator for one test; `frequent_switches` makes threads
+interleave more often."""
 
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -70,3 +72,13 @@ def global_textmap():
     saved = propagate.get_global_textmap()
     yield propagate.set_global_textmap
     propagate.set_global_textmap(saved)
+
+
+@pytest.fixture
+def frequent_switches():
+    """Threads switch every 100 µs instead of every 5 ms, so a test's threads interleave at many
+    more points in fewer iterations."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    yield
+    sys.setswitchinterval(saved)

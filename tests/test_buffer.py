@@ -15,9 +15,9 @@ def carrier(thread: int, i: int) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_eight_threads_feed_one_buffer(impl):
+def test_eight_threads_feed_one_buffer(impl, frequent_switches):
     buf = LinkBuffer()
-    per_thread = 5_000
+    per_thread = 1_000
     errors: list[BaseException] = []
 
     def feed(thread: int) -> None:

@@ -169,9 +169,10 @@ def rss_kib() -> int:
 
 
 @pytest.mark.slow
-def test_memory_stays_flat_over_100k_rounds():
-    """parse -> compact -> iterate -> start/end span, 100,000 times: tracemalloc's count of live
-    bytes grows by under 256 KiB after warm-up, and peak RSS by under 16 MiB."""
+def test_memory_stays_flat_over_25k_rounds():
+    """parse -> compact -> iterate -> start/end span, 25,000 times: tracemalloc's count of live
+    bytes grows by under 64 KiB after warm-up (2.6 bytes a round: one leaked object a round is
+    caught; here it grows by 0), and peak RSS by under 16 MiB."""
     provider = TracerProvider()
     provider.add_span_processor(LinkProcessor(LinkPolicy(max_links=4)))
     provider.add_span_processor(SimpleSpanProcessor(Discard()))
@@ -190,11 +191,11 @@ def test_memory_stays_flat_over_100k_rounds():
     tracemalloc.start()
     base_traced = tracemalloc.get_traced_memory()[0]
     base_rss = rss_kib()
-    rounds(100_000)
+    rounds(25_000)
     gc.collect()
     grown = tracemalloc.get_traced_memory()[0] - base_traced
     tracemalloc.stop()
-    assert grown < 256 * 1024, f"{grown} bytes still held after 100,000 rounds"
+    assert grown < 64 * 1024, f"{grown} bytes still held after 25,000 rounds"
     assert rss_kib() - base_rss < 16 * 1024
 
 
@@ -247,8 +248,9 @@ def test_kernels_from_many_threads_give_the_single_threaded_answer(impl):
 
 
 @pytest.mark.slow
-def test_eight_threads_ten_thousand_spans_each(impl):
-    """8 threads x 10,000 spans through LinkProcessor and LinkAwareSampler: every count exact."""
+def test_eight_threads_three_thousand_spans_each(impl, frequent_switches):
+    """8 threads x 3,000 spans through LinkProcessor and LinkAwareSampler, switching every
+    100 µs: every count exact."""
     ended = []
     lock = threading.Lock()
 
@@ -268,7 +270,7 @@ def test_eight_threads_ten_thousand_spans_each(impl):
 
     def work(t: int) -> None:
         try:
-            for i in range(10_000):
+            for i in range(3_000):
                 kind = i % 3
                 if kind == 0:
                     links = compacted
@@ -294,4 +296,4 @@ def test_eight_threads_ten_thousand_spans_each(impl):
             assert (kept, dropped) == (4, compacted.stats.dropped)
         else:
             assert (kept, dropped) == (4, 6)
-    assert counts == {"0": 8 * 3334, "1": 8 * 3333, "2": 0}
+    assert counts == {"0": 8 * 1000, "1": 8 * 1000, "2": 0}
