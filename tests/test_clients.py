@@ -1,8 +1,11 @@
-"""Carriers as clients deliver them: message objects with `headers` (confluent-kafka, aiokafka, pika,
-built with the real libraries where they are installed) and SQS/SNS message attributes, read in
-the parse kernel; each gives the links the same headers give as a plain mapping."""
+"""Carriers as clients deliver them: message objects with `headers` (confluent-kafka, aiokafka,
+kafka-python, pika, aio-pika, built with the real libraries where they are installed) and SQS/SNS
+message attributes, read in the parse kernel; each gives the links the same headers give as a
+plain mapping."""
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 import pytest
@@ -55,6 +58,36 @@ def test_pika_properties(impl):
         pika.BasicProperties(headers={"traceparent": TP2}),
     ]
     assert columns(LinkSet.from_carriers([*props, pika.BasicProperties()])) == columns(plain())
+
+
+def test_kafka_python_consumer_records(impl):
+    fetcher = pytest.importorskip("kafka.consumer.fetcher")
+
+    def record(headers):  # every field by name: kafka-python's record grew fields between releases
+        fields = dict.fromkeys(fetcher.ConsumerRecord._fields)
+        return fetcher.ConsumerRecord(**{**fields, "topic": "t", "headers": headers})
+
+    records = [record([("traceparent", TP.encode()), ("tracestate", b"k=v")]), record([("traceparent", TP2.encode())])]
+    assert columns(LinkSet.from_carriers([*records, record([])])) == columns(plain())
+
+
+def test_aio_pika_incoming_messages(impl):
+    """aio-pika's IncomingMessage around a content header that went through pamqp's AMQP frame
+    codec, as aio-pika receives it (a table's strings come back as str, other headers as theirs)."""
+    aio_pika = pytest.importorskip("aio_pika")
+    from aiormq.abc import DeliveredMessage
+    from pamqp import commands, frame, header
+
+    def delivered(headers):
+        wire = frame.marshal(header.ContentHeader(0, 0, commands.Basic.Properties(headers=headers)), 1)
+        content = frame.unmarshal(wire)[2]
+        deliver = commands.Basic.Deliver("consumer", 1, False, "exchange", "key")
+        return aio_pika.IncomingMessage(DeliveredMessage(deliver, content, b"", None), no_ack=True)  # type: ignore[arg-type]
+
+    headers = {"traceparent": TP, "tracestate": "k=v", "x-retries": 3, "x-raw": bytearray(b"\xff")}
+    messages = [delivered(headers), delivered({"traceparent": TP2})]
+    assert {k: type(v) for k, v in messages[0].headers.items()} == {k: type(v) for k, v in headers.items()}
+    assert columns(LinkSet.from_carriers([*messages, delivered(None)])) == columns(plain())
 
 
 def test_sqs_sns_and_lambda_attributes(impl):
@@ -168,13 +201,21 @@ def test_sqs_shapes_read_alike_in_both_kernels(both):
     assert LinkSet.from_carriers(carriers[:3]).valid.tolist() == [True, True, True]
 
 
+class _Pairs(list):
+    """A list subclass of header pairs, without `headers`: read as pairs."""
+
+
 def test_both_kernels_read_clients_alike(both):
     pika = pytest.importorskip("pika")
+    record = collections.namedtuple("record", "topic headers")  # kafka-python's ConsumerRecord is one
     carriers = [
         pika.BasicProperties(headers={"traceparent": TP, "TraceState": {"StringValue": "a=1"}}),
         {"traceparent": {"Value": TP2}},
         [("traceparent", {"stringValue": TP})],
+        record("t", [("traceparent", TP2.encode())]),
+        _Pairs([("traceparent", TP)]),
     ]
     compiled, pure = (k.parse_carriers(carriers) for k in both)
     assert all(np.array_equal(a, b) for a, b in zip(compiled[:4], pure[:4], strict=True)) and compiled[4] == pure[4]
-    assert compiled[4] == ["a=1", None, None]
+    assert compiled[4] == ["a=1", None, None, None, None]
+    assert compiled[0].view(">u8")[:, 0].tolist() == [int(tp[3:19], 16) for tp in (TP, TP2, TP, TP2, TP)]

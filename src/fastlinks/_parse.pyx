@@ -312,10 +312,14 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef dict kinds = {}  # carrier type -> whether it is a Mapping, for `_is_mapping`
     for i in range(n):
         carrier = seq[i]
-        if carrier is not None and not isinstance(carrier, (dict, list, tuple, str, bytes)):
+        if carrier is not None and type(carrier) is not dict and type(carrier) is not list \
+                and type(carrier) is not tuple and not isinstance(carrier, (dict, str, bytes)):
             if seq is carriers:  # Python code may run from here on (a client's headers(), say): read
                 seq = list(seq)  # the batch as it was when called, as the twin does
-            if not _is_mapping(carrier, kinds):
+            if isinstance(carrier, (list, tuple)):  # pairs, or a record with headers (kafka-python's)
+                if hasattr(carrier, "headers"):
+                    carrier = _client_headers(carrier, i)
+            elif not _is_mapping(carrier, kinds):
                 carrier = _client_headers(carrier, i)
         if simple:  # the shapes propagators and Kafka clients give, read in one C pass first
             state = _OTHER

@@ -278,8 +278,10 @@ def _client_headers(message, i):
 
 def _pairs(carrier, i):
     """The carrier's (key, value) items, and whether it is a list of pairs (where names repeat)."""
-    if carrier is not None and not isinstance(carrier, (Mapping, list, tuple, str, bytes)):
-        carrier = _client_headers(carrier, i)
+    if carrier is not None and not isinstance(carrier, (Mapping, str, bytes)):
+        pairs = isinstance(carrier, (list, tuple))  # pairs, or a record with headers (kafka-python's)
+        if not pairs or (type(carrier) not in (list, tuple) and hasattr(carrier, "headers")):
+            carrier = _client_headers(carrier, i)
     if carrier is None:
         return (), False
     if isinstance(carrier, Mapping):
