@@ -137,6 +137,35 @@ def test_whole_sqs_messages_as_boto3_and_lambda_deliver_them(impl):
     assert not LinkSet.from_carriers([nested_twice], formats=["tracecontext"]).valid[0]
 
 
+def test_boto3_sqs_resource_messages(impl):
+    """boto3's resource API (`queue.receive_messages()`) hands out Message objects, built here by
+    boto3 itself from a ReceiveMessage response (botocore's Stubber, no network): each reads as the
+    whole message it wraps, its message attributes and its AWSTraceHeader system attribute."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.stub import Stubber
+
+    sqs = boto3.resource("sqs", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    queue = sqs.Queue("https://sqs.us-east-1.amazonaws.com/123456789012/q")
+    string = lambda value: {"StringValue": value, "DataType": "String"}  # noqa: E731
+    received = [
+        {"MessageAttributes": {"traceparent": string(TP), "tracestate": string("k=v")}},
+        {"MessageAttributes": {"traceparent": string(TP2)}, "Attributes": {"AWSTraceHeader": XRAY}},
+        {},
+    ]
+    response = {
+        "Messages": [
+            {"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": "{}", **m} for i, m in enumerate(received)
+        ]
+    }
+    with Stubber(sqs.meta.client) as stub:
+        stub.add_response("receive_message", response)
+        messages = queue.receive_messages(MessageAttributeNames=["All"])
+    assert type(messages[0]).__name__ == "sqs.Message" and not hasattr(messages[0], "headers")
+    assert columns(LinkSet.from_carriers(messages, formats=["tracecontext"])) == columns(plain())
+    xray = LinkSet.from_carriers(messages, formats=["xray"])
+    assert xray.valid.tolist() == [False, True, False] and xray[1].context.span_id == 0x53995C3F42CD8AD8
+
+
 def test_an_object_without_headers_names_the_carrier(impl):
     with pytest.raises(TypeError, match=r"carriers\[1\]: .*a message with headers, got object"):
         LinkSet.from_carriers([{"traceparent": TP}, object()])

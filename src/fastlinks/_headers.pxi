@@ -375,9 +375,12 @@ cdef object _attribute_value(object attribute):
 cdef object _client_headers(object message, Py_ssize_t i):
     """A client's message object as delivered: its `headers` attribute or method (confluent-kafka's
     Message, aiokafka's and kafka-python's ConsumerRecord, pika's BasicProperties, aio-pika's
-    messages); TypeError naming the carrier when it has none."""
+    messages), else boto3's SQS resource Message as the whole message it wraps (its
+    `message_attributes` and `attributes`); TypeError naming the carrier when it has neither."""
     headers = getattr(message, "headers", None)
     if headers is None and not hasattr(message, "headers"):
+        if hasattr(message, "message_attributes"):
+            return {"MessageAttributes": message.message_attributes, "Attributes": getattr(message, "attributes", None)}
         raise TypeError(
             f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
             f"headers, got {type(message).__name__}")

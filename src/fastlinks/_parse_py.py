@@ -266,9 +266,12 @@ _ATTRIBUTE_VALUES = ("StringValue", "stringValue", "Value", "BinaryValue")
 
 
 def _client_headers(message, i):
-    """A client's message object as delivered: its `headers` attribute or method."""
+    """A client's message object as delivered: its `headers` attribute or method, else boto3's SQS
+    resource Message as the whole message it wraps."""
     headers = getattr(message, "headers", None)
     if headers is None and not hasattr(message, "headers"):
+        if hasattr(message, "message_attributes"):
+            return {"MessageAttributes": message.message_attributes, "Attributes": getattr(message, "attributes", None)}
         raise TypeError(
             f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
             f"headers, got {type(message).__name__}"
