@@ -1,7 +1,7 @@
 """Carriers as clients deliver them: message objects with `headers` (confluent-kafka, aiokafka,
-kafka-python, pika, aio-pika, built with the real libraries where they are installed) and SQS/SNS
-message attributes, read in the parse kernel; each gives the links the same headers give as a
-plain mapping."""
+kafka-python, pika, aio-pika), boto3's SQS resource messages, built with the real libraries where
+they are installed, and SQS/SNS message attributes, read in the parse kernel; each gives the links
+the same headers give as a plain mapping."""
 
 from __future__ import annotations
 
@@ -137,6 +137,11 @@ def test_whole_sqs_messages_as_boto3_and_lambda_deliver_them(impl):
     assert not LinkSet.from_carriers([nested_twice], formats=["tracecontext"]).valid[0]
 
 
+def _string(value: str) -> dict[str, str]:
+    """An SQS String message attribute as boto3 returns it."""
+    return {"StringValue": value, "DataType": "String"}
+
+
 def test_boto3_sqs_resource_messages(impl):
     """boto3's resource API (`queue.receive_messages()`) hands out Message objects, built here by
     boto3 itself from a ReceiveMessage response (botocore's Stubber, no network): each reads as the
@@ -146,10 +151,9 @@ def test_boto3_sqs_resource_messages(impl):
 
     sqs = boto3.resource("sqs", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
     queue = sqs.Queue("https://sqs.us-east-1.amazonaws.com/123456789012/q")
-    string = lambda value: {"StringValue": value, "DataType": "String"}  # noqa: E731
     received = [
-        {"MessageAttributes": {"traceparent": string(TP), "tracestate": string("k=v")}},
-        {"MessageAttributes": {"traceparent": string(TP2)}, "Attributes": {"AWSTraceHeader": XRAY}},
+        {"MessageAttributes": {"traceparent": _string(TP), "tracestate": _string("k=v")}},
+        {"MessageAttributes": {"traceparent": _string(TP2)}, "Attributes": {"AWSTraceHeader": XRAY}},
         {},
     ]
     response = {
@@ -230,21 +234,28 @@ def test_sqs_shapes_read_alike_in_both_kernels(both):
     assert LinkSet.from_carriers(carriers[:3]).valid.tolist() == [True, True, True]
 
 
-class _Pairs(list):
-    """A list subclass of header pairs, without `headers`: read as pairs."""
-
-
 def test_both_kernels_read_clients_alike(both):
     pika = pytest.importorskip("pika")
-    record = collections.namedtuple("record", "topic headers")  # kafka-python's ConsumerRecord is one
     carriers = [
         pika.BasicProperties(headers={"traceparent": TP, "TraceState": {"StringValue": "a=1"}}),
         {"traceparent": {"Value": TP2}},
         [("traceparent", {"stringValue": TP})],
-        record("t", [("traceparent", TP2.encode())]),
-        _Pairs([("traceparent", TP)]),
     ]
     compiled, pure = (k.parse_carriers(carriers) for k in both)
     assert all(np.array_equal(a, b) for a, b in zip(compiled[:4], pure[:4], strict=True)) and compiled[4] == pure[4]
-    assert compiled[4] == ["a=1", None, None, None, None]
-    assert compiled[0].view(">u8")[:, 0].tolist() == [int(tp[3:19], 16) for tp in (TP, TP2, TP, TP2, TP)]
+    assert compiled[4] == ["a=1", None, None]
+
+
+class _Pairs(list):
+    """A list subclass of header pairs, without `headers`: read as pairs."""
+
+
+def test_a_tuple_with_headers_is_a_record_and_a_list_subclass_is_pairs(both):
+    """A named tuple with `headers` (kafka-python's ConsumerRecord is one) is a message, read
+    through its headers; a list or tuple subclass without is a sequence of pairs; both kernels."""
+    record = collections.namedtuple("record", "topic headers")
+    carriers = [record("t", [("traceparent", TP2.encode())]), _Pairs([("traceparent", TP)]), record("t", None)]
+    compiled, pure = (k.parse_carriers(carriers) for k in both)
+    assert all(np.array_equal(a, b) for a, b in zip(compiled[:4], pure[:4], strict=True)) and compiled[4] == pure[4]
+    high = [int(TP2[3:19], 16), int(TP[3:19], 16), 0]  # a record without headers: an invalid row (zero IDs)
+    assert compiled[0].view(">u8")[:, 0].tolist() == high
