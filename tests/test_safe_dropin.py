@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -157,6 +160,27 @@ def test_a_broken_link_list_logs_once_and_leaves_the_span(impl, caplog):
             span = _run(lambda: [Link(Exploding()), Link(ctx(1)), Link(ctx(1))], fastlinks=True)  # type: ignore[arg-type]
             assert len(span.links) == 4  # left as the stock SDK made it: duplicate and added link and all
     assert sum("LinkProcessor.on_start" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_fork_while_the_log_lock_is_held_leaves_the_child_able_to_log():
+    """A worker forked (gunicorn, Celery, multiprocessing) while another thread was logging
+    through fastlinks: the child's first log_once must not wait forever on the copied lock."""
+    with compat._log_lock:
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            try:
+                compat.log_once("a forked child", RuntimeError("after fork"))
+            finally:
+                os._exit(0)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in log_once on the lock held at fork")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 def test_sampler_falls_back_to_its_delegate(impl):

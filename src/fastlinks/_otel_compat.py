@@ -11,6 +11,7 @@ names every one.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import threading
 import time
@@ -44,6 +45,17 @@ SDK_VERSION = _version("opentelemetry-sdk")
 _LOG_INTERVAL = 300.0  # seconds between two reports of the same cause
 _logged: dict[tuple[str, type], float] = {}
 _log_lock = threading.Lock()
+
+
+def _new_log_lock() -> None:
+    """In a forked child: a fresh lock, as the logging module makes itself one. A fork while
+    another thread held it would leave the child's copy locked, and its next log_once hung."""
+    global _log_lock
+    _log_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_new_log_lock)
 
 
 def log_once(where: str, error: BaseException) -> None:
