@@ -383,5 +383,5 @@ cdef object _client_headers(object message, Py_ssize_t i):
             return {"MessageAttributes": message.message_attributes, "Attributes": getattr(message, "attributes", None)}
         raise TypeError(
             f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
-            f"headers, got {type(message).__name__}")
+            f"headers, got {type(message).__name__} (read any other message type through getter=)")
     return headers() if callable(headers) else headers

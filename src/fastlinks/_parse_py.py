@@ -274,7 +274,7 @@ def _client_headers(message, i):
             return {"MessageAttributes": message.message_attributes, "Attributes": getattr(message, "attributes", None)}
         raise TypeError(
             f"carriers[{i}]: expected a mapping, a sequence of (key, value) pairs, None, or a message with "
-            f"headers, got {type(message).__name__}"
+            f"headers, got {type(message).__name__} (read any other message type through getter=)"
         )
     return headers() if callable(headers) else headers
 
