@@ -19,13 +19,9 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 
 def _parse_one(value: object) -> tuple[bytes, bytes, int] | None:
     """Parse one traceparent (W3C level 1, flag bits kept), or None if invalid."""
-    if isinstance(value, bytes):
-        text = bytes.decode(value, "latin-1")
-    elif isinstance(value, str):
-        text = str.__str__(value)
-    else:
+    if not isinstance(value, (str, bytes)):
         return None
-    match = _TRACEPARENT.fullmatch(text.strip(" \t"))
+    match = _TRACEPARENT.fullmatch(_text(value).strip(" \t"))
     if match is None:
         return None
     version, trace_hex, span_hex, flags_hex, rest = match.groups()
@@ -133,9 +129,7 @@ def _name(key, wanted):
 
 def _as_text(value):
     """A slot's value as str for a format parser; None when absent or unusable."""
-    if value is None or value is _BAD:
-        return None
-    return bytes.decode(value, "latin-1") if isinstance(value, bytes) else str.__str__(value)
+    return None if value is None or value is _BAD else _text(value)
 
 
 def _context(trace_id: int, span_id: int, sampled: bool):

@@ -24,6 +24,7 @@ from . import _kernels
 from ._columns import Columns
 from ._otel_compat import FAST_CONTEXTS, composite_parts, log_once
 from ._parse_py import _HEADERS, _NESTED_NAMES, FORMATS, REPEATED, _attribute_value, _pairs
+from ._parse_py import _text as _text_of
 
 Repeated = Literal["last", "first", "invalid"]
 """Which value of a header repeated in a list of pairs counts: the last (the most recent hop), the
@@ -179,9 +180,7 @@ _GETTER = _HeadersGetter()
 def _text(value: Any) -> str | None:
     if isinstance(value, Mapping):  # an SQS/SNS message attribute
         value = _attribute_value(value)
-    if isinstance(value, bytes):
-        return bytes.decode(value, "latin-1")
-    return str.__str__(value) if isinstance(value, str) else None
+    return _text_of(value) if isinstance(value, (str, bytes)) else None
 
 
 def _occurrence(value: Any) -> list[str] | None:
