@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
+import _fork
 import numpy as np
 import pytest
 
@@ -75,3 +77,26 @@ def test_clear_and_reuse_from_threads(impl):
     finally:
         stop.set()
         worker.join()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_fork_while_a_row_is_half_appended_leaves_the_child_a_whole_buffer(impl):
+    """A process forked (multiprocessing, a pre-fork server) while another thread was inside
+    `add_carrier`: the child's copy of the lock is held, the columns grown part-way and a row
+    half-appended. The child's buffer must take new rows, holding only whole ones."""
+    buf = LinkBuffer(capacity=1)
+    buf.add_carrier(carrier(0, 0), i=0)
+
+    def child_appends() -> bool:
+        buf.add_carrier(carrier(0, 1), i=1)
+        buf.add_carrier(carrier(0, 2))
+        values = [(lk.attributes or {}).get("i") for lk in buf.compact()]
+        return values == [0, 1, None] and buf.to_linkset().trace_states == ["t=0"] * 3
+
+    with buf._lock:  # where that thread stopped: every column grown but the last; a state and a value appended
+        buf._trace_ids, buf._span_ids = np.resize(buf._trace_ids, (2, 16)), np.resize(buf._span_ids, (2, 8))
+        buf._flags = np.resize(buf._flags, 2)
+        buf._states.append("t=half")
+        buf._columns["i"].append(-1)
+        pid = _fork.fork(child_appends)
+    assert _fork.exit_code(pid, "the forked child hung on the buffer's lock held at fork") == 0

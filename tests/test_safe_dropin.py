@@ -8,12 +8,11 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
+import _fork
 import numpy as np
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -166,21 +165,14 @@ def test_a_broken_link_list_logs_once_and_leaves_the_span(impl, caplog):
 def test_a_fork_while_the_log_lock_is_held_leaves_the_child_able_to_log():
     """A worker forked (gunicorn, Celery, multiprocessing) while another thread was logging
     through fastlinks: the child's first log_once must not wait forever on the copied lock."""
+
+    def child_logs() -> bool:
+        compat.log_once("a forked child", RuntimeError("after fork"))
+        return True
+
     with compat._log_lock:
-        pid = os.fork()
-        if pid == 0:  # the child: report through the exit status only
-            try:
-                compat.log_once("a forked child", RuntimeError("after fork"))
-            finally:
-                os._exit(0)
-    deadline = time.monotonic() + 30
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if done[0] == 0:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung in log_once on the lock held at fork")
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+        pid = _fork.fork(child_logs)
+    assert _fork.exit_code(pid, "the forked child hung in log_once on the lock held at fork") == 0
 
 
 def test_sampler_falls_back_to_its_delegate(impl):

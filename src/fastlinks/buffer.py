@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -51,13 +53,14 @@ class LinkBuffer:
         self._states: list[str | bytes | None] = []
         self._columns: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
+        _BUFFERS.add(self)
 
     def __len__(self) -> int:
         return self._n
 
     def _next_row(self) -> int:
         n = self._n
-        if n == len(self._flags):
+        if n == len(self._remote):  # the last array grown: a fork part-way leaves it short, so all grow again
             grow = 2 * n
             self._trace_ids = np.resize(self._trace_ids, (grow, 16))
             self._span_ids = np.resize(self._span_ids, (grow, 8))
@@ -130,3 +133,24 @@ class LinkBuffer:
             self._n = 0
             self._states = []
             self._columns = {}
+
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock, and the rows cut back to the last whole one. A fork while
+        another thread was appending leaves the child's copy of the lock held (its next add would
+        wait forever) and maybe a row half-appended (`_n` is set last)."""
+        self._lock = threading.Lock()
+        del self._states[self._n :]
+        for column in self._columns.values():
+            del column[self._n :]
+
+
+_BUFFERS: weakref.WeakSet[LinkBuffer] = weakref.WeakSet()  # every live buffer, for the fork hook
+
+
+def _after_fork_in_child() -> None:
+    for buffer in list(_BUFFERS):
+        buffer._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows; as `logging` renews its handlers' locks
+    os.register_at_fork(after_in_child=_after_fork_in_child)
