@@ -1,4 +1,4 @@
-"""LinkBuffer under many threads, and bad row attributes refused before they reach the batch."""
+"""LinkBuffer under many threads and across a fork, and bad row attributes refused before they reach the batch."""
 
 from __future__ import annotations
 
