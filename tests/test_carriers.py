@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import sysconfig
 from collections import OrderedDict
 from types import MappingProxyType
 
@@ -120,6 +122,47 @@ def test_a_dict_reads_as_any_other_mapping_of_the_same_headers(impl, formats):
         assert (a == b).all()
     assert as_dicts[4] == as_mappings[4]
     assert as_dicts[0].any()  # something was read
+
+
+class _Attributes:
+    """An object whose attributes are the headers: its __dict__ is a split (shared-keys) dict."""
+
+
+def _layouts(headers: dict) -> list[dict]:
+    """The same headers in dicts CPython lays out every way `_dict.h` reads or declines: with
+    deleted entries and a two-byte index, with a key that is not a str, an instance's own dict."""
+    grown = {f"pad{i}": "x" for i in range(300)} | headers
+    for i in range(300):
+        del grown[f"pad{i}"]
+    instance = _Attributes()
+    for name, value in headers.items():
+        setattr(instance, name, value)
+    return [dict(headers), grown, {**headers, 7: "x"}, {7: "x", **headers}, vars(instance)]
+
+
+@pytest.mark.parametrize("formats", [("tracecontext",), ("b3multi",), ("tracecontext", "b3multi", "ottrace")])
+def test_a_dict_reads_the_same_however_cpython_lays_it_out(impl, formats):
+    shapes = [headers for headers in DICT_SHAPES if all(isinstance(name, str) for name in headers)]
+    carriers = [d for headers in shapes for d in _layouts(headers)]
+    dicts = impl.parse_carriers(carriers, formats)
+    mappings = impl.parse_carriers([MappingProxyType(headers) for headers in shapes for _ in range(5)], formats)
+    for a, b in zip(dicts[:4], mappings[:4], strict=True):
+        assert (a == b).all()
+    assert dicts[4] == mappings[4]
+    assert dicts[0].any()
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython"
+    or not (3, 11) <= sys.version_info[:2] <= (3, 13)
+    or bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    reason="header dicts are read in place only on CPython 3.11 to 3.13 with the GIL",
+)
+def test_header_dicts_are_read_in_place_where_the_layout_is_known(both):
+    """If the import-time check ever disagrees with PyDict_Next (a CPython whose dict layout
+    moved), fastlinks stays right but slower; this makes CI say so."""
+    compiled, _ = both
+    assert compiled.DICT_WALK is True
 
 
 @pytest.mark.parametrize(

@@ -22,3 +22,6 @@ REPEATED: tuple[str, ...]
 
 HEX_DECODER: str
 """Compiled module only: how this build decodes ID hex digits, "vector", "sse2" or "swar"."""
+DICT_WALK: bool
+"""Compiled module only: whether header dicts are read in place (CPython 3.11 to 3.13 with the
+GIL, once an import-time check agreed with PyDict_Next) rather than through PyDict_Next."""

@@ -18,17 +18,15 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     state (None when there is none or the row is invalid); `_OTHER` for a dict of any other shape,
     which then takes `_dict_row`. Reads through borrowed references and runs no Python code
     while the dict cannot change."""
-    cdef Py_ssize_t pos = 0
     cdef PyObject* key
     cdef PyObject* value
     cdef PyObject* traceparent = NULL
     cdef PyObject* tracestate = NULL
     cdef int slot
-    cdef Py_ssize_t k
+    cdef fl_walk w
     with cython.critical_section(carrier):
-        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
-            if not PyDict_Next(carrier, &pos, &key, &value):
-                return _OTHER
+        fl_walk_start(&w, carrier)
+        while fl_walk_next(&w, &key, &value):
             if not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
                 return _OTHER
             slot = SLOT_TRACEPARENT if _is_traceparent(key) else _slot(key, F_W3C)
@@ -108,11 +106,12 @@ cdef bint _other_header(int slot, PyObject* value, int enabled, PyObject** slots
 
 cdef bint _nested(PyObject* attributes, int enabled, PyObject** slots, int* touched, PyObject** tracestate) noexcept:
     """The entries of an SQS message's attribute dict as its headers (`_Headers.see_nested`)."""
-    cdef Py_ssize_t pos = 0
     cdef PyObject* key
     cdef PyObject* value
+    cdef fl_walk w
     with cython.critical_section(<object>attributes):
-        while PyDict_Next(<object>attributes, &pos, &key, &value):
+        fl_walk_start(&w, <object>attributes)
+        while fl_walk_next(&w, &key, &value):
             if not _header(key, value, enabled, slots, touched, tracestate, True):
                 return False
     return True
@@ -143,15 +142,17 @@ cdef PyObject* _attribute(PyObject* attribute) noexcept:
     """What `_attribute_value` finds in an attribute dict (the first of its names whose value is
     not None; None when none is), read through borrowed references; NULL when a key is not an
     exact str, as asking the dict for a name could then run that key's Python code."""
-    cdef Py_ssize_t pos = 0, n
+    cdef Py_ssize_t n
     cdef PyObject* key
     cdef PyObject* value
+    cdef fl_walk w
     cdef PyObject* found[NVALUE_NAMES]
     cdef const uint8_t* p
     cdef int k
     memset(found, 0, sizeof(found))
     with cython.critical_section(<object>attribute):
-        while PyDict_Next(<object>attribute, &pos, &key, &value):
+        fl_walk_start(&w, <object>attribute)
+        while fl_walk_next(&w, &key, &value):
             if not PyUnicode_CheckExact(key):
                 return NULL
             p = fl_ascii(key, &n)
@@ -186,16 +187,16 @@ cdef object _dict_row(dict carrier, const int* codes, int nformats, int enabled,
     invalid); `_OTHER` for a dict of any other shape, which then takes the general path. The
     values are read through borrowed references while the dict cannot change (no Python code
     runs), so none is copied or counted."""
-    cdef Py_ssize_t pos = 0, k
     cdef PyObject* key
     cdef PyObject* value
     cdef PyObject* slots[NSLOTS]  # set where `touched` has the slot's bit
     cdef PyObject* tracestate = NULL
     cdef int touched = 0
+    cdef fl_walk w
     with cython.critical_section(carrier):
-        for k in range(PyDict_GET_SIZE(carrier)):  # its entries, without a last call to find there are no more
-            if not PyDict_Next(carrier, &pos, &key, &value) or not _header(key, value, enabled, slots, &touched,
-                                                                         &tracestate, False):
+        fl_walk_start(&w, carrier)
+        while fl_walk_next(&w, &key, &value):
+            if not _header(key, value, enabled, slots, &touched, &tracestate, False):
                 return _OTHER
         return _row(slots, touched, tracestate, codes, nformats, tid, sid, flags)
 
