@@ -10,7 +10,8 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from fastlinks import LinkBuffer, LinkPolicy, LinkSet, PerRow
 
@@ -215,6 +216,21 @@ def test_repeated_tracestate_headers_combine(impl):
     assert ls.trace_states[0] == "a=1,b=2"
     assert list(ls[0].context.trace_state.items()) == [("a", "1"), ("b", "2")]
     assert len(ls[1].context.trace_state) == 0
+
+
+@pytest.mark.parametrize(
+    "values", [["k=v", "  "], ["k=v", " , "], ["  ", "k=v"], ["k=v", ""], [" ", "a=1", "\t,", "b=2", ","]]
+)
+def test_blank_tracestate_headers_read_as_the_propagator_reads_them(impl, values):
+    """Blank tracestate values (spaces, tabs, commas) after the first are left out of the join:
+    they hold only empty members, which the official propagator skips too."""
+    official = TraceContextTextMapPropagator().extract({"traceparent": VALID, "tracestate": values})
+    expected = get_current_span(official).get_span_context().trace_state
+    pairs = [("traceparent", VALID)] + [("tracestate", value) for value in values]
+    ls = LinkSet.from_carriers([pairs, {"traceparent": VALID, "tracestate": values}])
+    for link in ls:
+        assert link.context.trace_state == expected
+    assert ls.trace_states[0] == ls.trace_states[1] == ",".join(values[:1] + [v for v in values[1:] if v.strip(" \t,")])
 
 
 def test_non_ascii_and_non_utf8_header_names_and_values(impl):

@@ -158,9 +158,11 @@ cdef class _Headers:
     """What one carrier holds of trace context, a value per slot; reused for every carrier of one call.
 
     A name seen twice follows `repeated` in a list of pairs, and voids the slot in a mapping (only
-    case variants can repeat there). Repeated tracestate headers are collected and joined once;
-    past MAX_MEMBERS non-blank ones the joined value could only parse to an empty trace state, so
-    collecting stops there and the row gets none. Work stays linear in the headers' bytes."""
+    case variants can repeat there). Repeated tracestate headers are collected and joined once,
+    leaving out blank ones after the first (only spaces, tabs and commas: empty members, which
+    every parser skips); past MAX_MEMBERS non-blank ones the joined value could only parse to an
+    empty trace state, so collecting stops there and the row gets none. Work stays linear in the
+    headers' bytes."""
     cdef PyObject* slots_[NSLOTS]  # each slot's value (a reference of its own), NULL when unset
     cdef object state  # the first tracestate value; any later ones go to `more`
     cdef list more
@@ -292,14 +294,15 @@ cdef class _Headers:
             if value is _BAD:
                 self.state_bad = True
             elif self.members <= MAX_MEMBERS:
-                if not _blank(value):
-                    self.members += 1
                 if self.state is None:
                     self.state = _raw(value)
-                elif self.more is None:
-                    self.more = [self.state, _raw(value)]
-                else:
-                    self.more.append(_raw(value))
+                    self.members += not _blank(value)
+                elif not _blank(value):  # a later blank value would add only empty members to the join
+                    self.members += 1
+                    if self.more is None:
+                        self.more = [self.state, _raw(value)]
+                    else:
+                        self.more.append(_raw(value))
             return 0
         if not self.touched & (1 << slot):
             self.touched |= 1 << slot

@@ -344,9 +344,9 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
                 if name == "tracestate":
                     if not isinstance(value, (str, bytes)):
                         state_bad = True
-                    elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
-                        members += not _blank(value)
-                        tracestates.append(_raw(value))
+                    elif members <= _MAX_MEMBERS and (not tracestates or not _blank(value)):
+                        members += not _blank(value)  # past _MAX_MEMBERS the joined value can only be empty;
+                        tracestates.append(_raw(value))  # a later blank one adds only empty members
                     continue
                 if not isinstance(value, (str, bytes)):
                     value = _BAD
