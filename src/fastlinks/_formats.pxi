@@ -74,19 +74,6 @@ cdef inline int _ids_state(uint8_t* tid, uint8_t* sid) noexcept nogil:
     return VALID if _nonzero(tid, 16) and _nonzero(sid, 8) else INVALID
 
 
-cdef extern from *:
-    """
-    /* An exact str of ASCII characters in CPython's compact form (every str a header name or value
-       arrives as): its bytes and length; NULL for anything else. */
-    static CYTHON_INLINE const unsigned char *fl_ascii(PyObject *v, Py_ssize_t *n) {
-        if (v == NULL || !PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v))
-            return NULL;
-        *n = PyUnicode_GET_LENGTH(v);
-        return (const unsigned char *)(((PyASCIIObject *)v) + 1);
-    }
-    """
-    const uint8_t* fl_ascii(PyObject*, Py_ssize_t*) noexcept
-
 cdef inline int _b3_ascii_ids(const uint8_t* t, Py_ssize_t tn, const uint8_t* s, bint sampled,
                               uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept nogil:
     """A B3 trace ID of 16 or 32 and a span ID of 16 ASCII hex digits in either case (lengths

@@ -39,6 +39,20 @@ cdef tuple _INVALID_IDS = (0, 0, 0)
 cdef dict _FORMAT_BITS = {"tracecontext": F_W3C, "b3": F_B3, "b3multi": F_B3, "jaeger": F_JAEGER,
                           "xray": F_XRAY, "ottrace": F_OT}
 
+cdef extern from *:
+    """
+    /* An exact str of ASCII characters in CPython's compact form (every str a header name or value
+       arrives as): its bytes and length; NULL for anything else. */
+    static CYTHON_INLINE const unsigned char *fl_ascii(PyObject *v, Py_ssize_t *n) {
+        if (v == NULL || !PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v))
+            return NULL;
+        *n = PyUnicode_GET_LENGTH(v);
+        return (const unsigned char *)(((PyASCIIObject *)v) + 1);
+    }
+    """
+    const uint8_t* fl_ascii(PyObject*, Py_ssize_t*) noexcept
+
+
 cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
 
 
@@ -73,7 +87,11 @@ cdef enum:
     NAME_MAX = 17  # the longest, ot-tracer-traceid
 
 cdef _Name _NAMES[NNAMES]
-cdef int _FIRST[NAME_MAX + 2]  # the names of each length are _NAMES[_FIRST[n]:_FIRST[n + 1]]
+# A perfect hash over the names: for each length n, the names of that length differ in the low
+# five bits of their byte at _PICK[n], so _AT[n - NAME_MIN][p[_PICK[n]] & 31] names the one
+# candidate (its index in _NAMES + 1; 0: none), which is then compared whole.
+cdef uint8_t _PICK[NAME_MAX + 1]
+cdef uint8_t _AT[NAME_MAX - NAME_MIN + 1][32]
 
 
 cdef inline void _windows(const uint8_t* p, Py_ssize_t n, uint64_t* w) noexcept nogil:
@@ -94,28 +112,34 @@ cdef void _set_name(int k, bytes name, int slot, int fmt):
     _NAMES[k].fmt = fmt
 
 
-_BY_LENGTH = sorted([  # every name but "b3", by length
+_NAME_LIST = [  # every name but "b3"
     (b"traceparent", SLOT_TRACEPARENT, F_W3C), (b"tracestate", SLOT_TRACESTATE, F_W3C),
     (b"x-b3-traceid", SLOT_B3_TID, F_B3), (b"x-b3-spanid", SLOT_B3_SID, F_B3),
     (b"x-b3-sampled", SLOT_B3_SAMPLED, F_B3), (b"x-b3-flags", SLOT_B3_FLAGS, F_B3),
     (b"uber-trace-id", SLOT_UBER, F_JAEGER), (b"x-amzn-trace-id", SLOT_XRAY, F_XRAY),
     (b"awstraceheader", SLOT_AWS, F_XRAY), (b"ot-tracer-traceid", SLOT_OT_TID, F_OT),
     (b"ot-tracer-spanid", SLOT_OT_SID, F_OT), (b"ot-tracer-sampled", SLOT_OT_SAMPLED, F_OT),
-    (b"attributes", SLOT_NESTED, F_ALL), (b"messageattributes", SLOT_NESTED, F_ALL)],
-    key=lambda entry: len(entry[0]))
-for _k, (_n, _s, _f) in enumerate(_BY_LENGTH):
+    (b"attributes", SLOT_NESTED, F_ALL), (b"messageattributes", SLOT_NESTED, F_ALL)]
+memset(_AT, 0, sizeof(_AT))
+for _k, (_n, _s, _f) in enumerate(_NAME_LIST):
     _set_name(_k, _n, _s, _f)
-for _c in range(NAME_MAX + 2):
-    _FIRST[_c] = sum(1 for _entry in _BY_LENGTH if len(_entry[0]) < _c)
-del _BY_LENGTH
+for _c in range(NAME_MIN, NAME_MAX + 1):
+    _same = [(_k, _n) for _k, (_n, _s, _f) in enumerate(_NAME_LIST) if len(_n) == _c]
+    _PICK[_c] = next(j for j in range(_c) if len({name[j] & 31 for _, name in _same}) == len(_same))
+    for _k, _n in _same:
+        _AT[_c - NAME_MIN][_n[_PICK[_c]] & 31] = _k + 1
+del _NAME_LIST, _same
 
 
 cdef inline int _slot(PyObject* key, int enabled) noexcept:
     """The slot of a header name (str or bytes, ASCII case-insensitive) an enabled format reads;
     reads the key through a borrowed reference and runs no Python code."""
-    cdef const uint8_t* p
     cdef Py_ssize_t n
-    if PyUnicode_Check(key):
+    cdef const uint8_t* p = fl_ascii(key, &n)  # the commonest name, an exact ASCII str, in fewest steps
+    if p != NULL:
+        if (n < NAME_MIN and n != 2) or n > NAME_MAX:
+            return SLOT_NONE
+    elif PyUnicode_Check(key):
         n = PyUnicode_GET_LENGTH(key)
         if (n < NAME_MIN and n != 2) or n > NAME_MAX or PyUnicode_KIND_PTR(key) != 1:
             return SLOT_NONE
@@ -129,14 +153,13 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
         return SLOT_NONE
     if n == 2:
         return SLOT_B3 if enabled & F_B3 and (p[0] | 0x20) == 98 and p[1] == 51 else SLOT_NONE  # "b3"
-    cdef uint64_t head = fl_le64(p), tail = fl_le64(p + n - 8)
-    cdef const _Name* name = &_NAMES[_FIRST[n]]
-    cdef const _Name* end = &_NAMES[_FIRST[n + 1]]
-    while name < end:  # at most three names share a length
-        if ((head | name.fold[0]) == name.word[0] and (tail | name.fold[1]) == name.word[1]
-                and (n <= 16 or (fl_le64(p + 8) | name.fold[2]) == name.word[2]) and enabled & name.fmt):
-            return name.slot
-        name += 1
+    cdef int k = _AT[n - NAME_MIN][p[_PICK[n]] & 31]
+    if k == 0:
+        return SLOT_NONE
+    cdef const _Name* name = &_NAMES[k - 1]
+    if ((fl_le64(p) | name.fold[0]) == name.word[0] and (fl_le64(p + n - 8) | name.fold[1]) == name.word[1]
+            and (n <= 16 or (fl_le64(p + 8) | name.fold[2]) == name.word[2]) and enabled & name.fmt):
+        return name.slot
     return SLOT_NONE
 
 

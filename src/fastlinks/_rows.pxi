@@ -51,7 +51,7 @@ cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject**
     of values `_other_header` reads."""
     if value == <PyObject*>None:
         return True  # as the general path: a header without a value is not there
-    cdef int slot = SLOT_TRACEPARENT if enabled & F_W3C and _is_traceparent(key) else _slot(key, enabled)
+    cdef int slot = _slot(key, enabled)
     if slot == SLOT_NONE:
         return True
     if PyUnicode_CheckExact(value) or PyBytes_CheckExact(value):
