@@ -50,6 +50,7 @@ static CYTHON_INLINE void fl_walk_start(fl_walk *w, PyObject *dict) {
     w->dict = dict;
     w->entry = NULL;
     w->pos = 0;
+    w->stride = 0;
 #if FL_DICT_WALK
     if (fl_dict_walk_on && ((PyDictObject *)dict)->ma_values == NULL) {
         fl_dict_keys *keys = (fl_dict_keys *)((PyDictObject *)dict)->ma_keys;
