@@ -221,11 +221,14 @@ def test_repeated_tracestate_headers_combine(impl):
 @pytest.mark.parametrize(
     "values", [["k=v", "  "], ["k=v", " , "], ["  ", "k=v"], ["k=v", ""], [" ", "a=1", "\t,", "b=2", ","]]
 )
-def test_blank_tracestate_headers_read_as_the_propagator_reads_them(impl, values):
+def test_blank_tracestate_headers_change_nothing(impl, values):
     """Blank tracestate values (spaces, tabs, commas) after the first are left out of the join:
-    they hold only empty members, which the official propagator skips too."""
-    official = TraceContextTextMapPropagator().extract({"traceparent": VALID, "tracestate": values})
-    expected = get_current_span(official).get_span_context().trace_state
+    they hold only empty members, which the W3C text allows. The expected state is the official
+    propagator's for the same headers without the blank ones (opentelemetry-api 1.30 discards the
+    whole state for a whitespace-only member; 1.45 skips it, as the text and fastlinks do)."""
+    kept = {"traceparent": VALID, "tracestate": [v for v in values if v.strip(" \t,")]}
+    expected = get_current_span(TraceContextTextMapPropagator().extract(kept)).get_span_context().trace_state
+    assert len(expected) > 0
     pairs = [("traceparent", VALID)] + [("tracestate", value) for value in values]
     ls = LinkSet.from_carriers([pairs, {"traceparent": VALID, "tracestate": values}])
     for link in ls:
