@@ -183,7 +183,7 @@ cdef class _Headers:
     A name seen twice follows `repeated` in a list of pairs, and voids the slot in a mapping (only
     case variants can repeat there). Repeated tracestate headers are collected and joined once,
     leaving out blank ones after the first (only spaces, tabs and commas: empty members, which
-    every parser skips); past MAX_MEMBERS non-blank ones the joined value could only parse to an
+    the W3C text allows); past MAX_MEMBERS non-blank ones the joined value could only parse to an
     empty trace state, so collecting stops there and the row gets none. Work stays linear in the
     headers' bytes."""
     cdef PyObject* slots_[NSLOTS]  # each slot's value (a reference of its own), NULL when unset
