@@ -344,9 +344,11 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
                 if name == "tracestate":
                     if not isinstance(value, (str, bytes)):
                         state_bad = True
-                    elif members <= _MAX_MEMBERS and (not tracestates or not _blank(value)):
-                        members += not _blank(value)  # past _MAX_MEMBERS the joined value can only be empty;
-                        tracestates.append(_raw(value))  # a later blank one adds only empty members
+                    elif members <= _MAX_MEMBERS:  # past that the joined value can only be empty
+                        blank = _blank(value)
+                        if not tracestates or not blank:  # a later blank one would add only empty members
+                            members += not blank
+                            tracestates.append(_raw(value))
                     continue
                 if not isinstance(value, (str, bytes)):
                     value = _BAD
