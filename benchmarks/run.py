@@ -60,13 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stage", nargs="+", default=["ingest"], help="with --instructions: the stages to count")
     parser.add_argument("--calls", type=_positive, default=20, help="with --instructions: calls counted per case")
+    parser.add_argument(
+        "--layouts",
+        type=_positive,
+        default=5,
+        help="with --instructions: heap layouts each case is counted in, the median reported (default 5)",
+    )
     args = parser.parse_args(argv)
     if args.instructions:
         import instructions
 
         sizes = tuple(args.sizes or (500,))
         progress = lambda name: print(f"  {name}", file=sys.stderr)  # noqa: E731
-        print("\n".join(instructions.report(args.stage, sizes, args.calls, progress)))
+        print("\n".join(instructions.report(args.stage, sizes, args.calls, progress, args.layouts)))
         return 0
     if args.plot:
         import matplotlib  # noqa: F401  # fail now, not after the whole run
