@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent / "tests")]
 
 import bench  # noqa: E402
+import instructions  # noqa: E402
 import report  # noqa: E402
 
 
@@ -63,13 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--layouts",
         type=_positive,
-        default=5,
-        help="with --instructions: heap layouts each case is counted in, the median reported (default 5)",
+        default=instructions.LAYOUTS,
+        help="with --instructions: heap layouts each case is counted in, the median reported (default %(default)s)",
     )
     args = parser.parse_args(argv)
     if args.instructions:
-        import instructions
-
         sizes = tuple(args.sizes or (500,))
         progress = lambda name: print(f"  {name}", file=sys.stderr)  # noqa: E731
         print("\n".join(instructions.report(args.stage, sizes, args.calls, progress, args.layouts)))

@@ -1,7 +1,7 @@
 /* A dict's entries read in place: what PyDict_Next gives, in order, without its call per entry
- * (about 53 instructions an entry on CPython 3.11; about 27 here, the caller's loop included). Used only where no
- * Python code can run while the dict is read (the parse kernel's one-pass rows), so the dict
- * cannot change under the walk.
+ * (about 53 instructions an entry on CPython 3.11; about 27 here, the caller's loop included).
+ * Used only where no Python code can run while the dict is read (the parse kernel's one-pass
+ * rows), so the dict cannot change under the walk.
  *
  * The layout read is CPython's own private one (Include/internal/pycore_dict.h), mirrored for
  * 3.11 to 3.13 with the GIL; on any other build, and for a split (instance) dict, fl_walk_next is
