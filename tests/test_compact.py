@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from _attacks import colliding_ids
@@ -93,13 +95,12 @@ def test_implementations_are_identical(both, cols, max_links, strategy, seed):
     tids, sids, flags = cols
     keep = np.random.default_rng(seed % 2**32).random(len(tids)) < 0.5
     scratch = bytearray(b"\xa5" * (seed % 4000))  # work memory left by earlier batches: its contents must not matter
-    for keep_invalid in (None, keep):
-        for prefer in (True, False):
-            a = compiled.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed, scratch)
-            b = pure.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed)
-            c = compiled.compact(tids, sids, flags, keep_invalid, max_links, True, strategy, prefer, seed)
-            assert a[0].dtype == b[0].dtype == np.int64
-            assert a[0].tobytes() == b[0].tobytes() == c[0].tobytes() and a[1:] == b[1:] == c[1:]
+    for keep_invalid, prefer, dedupe in itertools.product((None, keep), (True, False), (True, False)):
+        a = compiled.compact(tids, sids, flags, keep_invalid, max_links, dedupe, strategy, prefer, seed, scratch)
+        b = pure.compact(tids, sids, flags, keep_invalid, max_links, dedupe, strategy, prefer, seed)
+        c = compiled.compact(tids, sids, flags, keep_invalid, max_links, dedupe, strategy, prefer, seed)
+        assert a[0].dtype == b[0].dtype == np.int64
+        assert a[0].tobytes() == b[0].tobytes() == c[0].tobytes() and a[1:] == b[1:] == c[1:]
     assert compiled.link_hash(tids, sids).tobytes() == pure.link_hash(tids, sids).tobytes()
     assert compiled.format_traceparents(tids, sids, flags) == pure.format_traceparents(tids, sids, flags)
 

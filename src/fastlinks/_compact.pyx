@@ -84,22 +84,32 @@ def link_hash(trace_ids, span_ids):
 
 # ---------------------------------------------------------------- compaction
 
-cdef struct _Keyed:
-    uint8_t tier
+cdef struct _Ranked:
     uint64_t key
     int64_t row
 
 
-cdef inline bint _before(const _Keyed* a, const _Keyed* b) noexcept nogil:
-    """Strict total order (tier, key, row): smaller is kept first."""
-    if a.tier != b.tier:
-        return a.tier < b.tier
-    if a.key != b.key:
-        return a.key < b.key
-    return a.row < b.row
+cdef extern from *:
+    """
+    /* (key, row) < (key, row), for rows >= 0: one 128-bit comparison where the compiler has one,
+       so no branch (random keys make a branch here miss half the time). */
+    static inline int fl_ranked_before(uint64_t ak, int64_t ar, uint64_t bk, int64_t br) {
+    #if defined(__SIZEOF_INT128__)
+        return (((unsigned __int128)ak << 64) | (uint64_t)ar) < (((unsigned __int128)bk << 64) | (uint64_t)br);
+    #else
+        return (ak < bk) | ((ak == bk) & (ar < br));
+    #endif
+    }
+    """
+    bint fl_ranked_before(uint64_t, int64_t, uint64_t, int64_t) noexcept nogil
 
 
-cdef void _sift_down(_Keyed* heap, Py_ssize_t size, _Keyed item) noexcept nogil:
+cdef inline bint _before(const _Ranked* a, const _Ranked* b) noexcept nogil:
+    """Strict total order (key, row) among rows of one tier: smaller is kept first."""
+    return fl_ranked_before(a.key, a.row, b.key, b.row)
+
+
+cdef void _sift_down(_Ranked* heap, Py_ssize_t size, _Ranked item) noexcept nogil:
     """Put `item` at the root of a max-heap on _before (the worst kept row at heap[0]) and
     move it down to its place, lifting the worse child into the hole at each level."""
     cdef Py_ssize_t i = 0, child
@@ -107,8 +117,8 @@ cdef void _sift_down(_Keyed* heap, Py_ssize_t size, _Keyed item) noexcept nogil:
         child = 2 * i + 1
         if child >= size:
             break
-        if child + 1 < size and _before(&heap[child], &heap[child + 1]):
-            child += 1
+        if child + 1 < size:
+            child += _before(&heap[child], &heap[child + 1])
         if not _before(&item, &heap[child]):
             break
         heap[i] = heap[child]
@@ -116,9 +126,9 @@ cdef void _sift_down(_Keyed* heap, Py_ssize_t size, _Keyed item) noexcept nogil:
     heap[i] = item
 
 
-cdef void _sift_up(_Keyed* heap, Py_ssize_t i) noexcept nogil:
+cdef void _sift_up(_Ranked* heap, Py_ssize_t i) noexcept nogil:
     cdef Py_ssize_t parent
-    cdef _Keyed item = heap[i]
+    cdef _Ranked item = heap[i]
     while i > 0:
         parent = (i - 1) // 2
         if not _before(&heap[parent], &item):
@@ -143,18 +153,17 @@ cdef inline Py_ssize_t _table_cap(Py_ssize_t valid) noexcept nogil:
 
 @cython.cdivision(True)
 cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
-                             Py_ssize_t n, Py_ssize_t valid, Py_ssize_t budget, int32_t* table) noexcept nogil:
-    """Open addressing on `hashes` in `table` (room for `_table_cap(valid)` slots): marks every later
-    repeat of a valid row as dropped and returns their number; OVER_BUDGET (marks undone) once
-    probing takes more than `budget` steps."""
-    cdef Py_ssize_t i, cap = _table_cap(valid), duplicates = 0, steps = 0
+                             const int32_t* rows, Py_ssize_t valid, Py_ssize_t budget, int32_t* table) noexcept nogil:
+    """Open addressing on `hashes` in `table` (room for `_table_cap(valid)` slots) over the `valid`
+    rows listed in `rows`, in row order: marks every later repeat as dropped and returns their
+    number; OVER_BUDGET (marks undone) once probing takes more than `budget` steps."""
+    cdef Py_ssize_t j, i, cap = _table_cap(valid), duplicates = 0, steps = 0
     cdef uint64_t mask, slot
     cdef int32_t other
     memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
-    for i in range(n):
-        if cls[i] != 1:
-            continue
+    for j in range(valid):
+        i = rows[j]
         slot = hashes[i] & mask
         while True:
             other = table[slot]
@@ -170,9 +179,8 @@ cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cl
             slot = (slot + 1) & mask
             steps += 1
         if steps > budget:
-            for i in range(n):  # a dropped row with non-zero IDs was a repeat: valid again
-                if cls[i] == 0 and _nonzero(tid + 16 * i, 16) and _nonzero(sid + 8 * i, 8):
-                    cls[i] = 1
+            for j in range(valid):  # undone: every listed row was valid
+                cls[rows[j]] = 1
             return OVER_BUDGET
     return duplicates
 
@@ -181,62 +189,98 @@ cdef uint64_t _TABLE_KEY = int.from_bytes(os.urandom(8), "little")  # secret, fi
 
 
 cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
-                        Py_ssize_t n, Py_ssize_t valid, int32_t* table) noexcept nogil:
-    """Marks every later repeat of a valid row as dropped (cls 0) and returns their number, or
-    NO_MEMORY. The link hash is public, so headers from an attacker can be made to collide and
-    turn probing quadratic; when probing takes far longer than random IDs ever need, the pass
-    is redone on a hash keyed with a per-process secret. The rows marked are the same either way."""
-    cdef Py_ssize_t i, result
+                        Py_ssize_t n, const int32_t* rows, Py_ssize_t valid, int32_t* table) noexcept nogil:
+    """Marks every later repeat of the valid rows (listed in `rows`) as dropped (cls 0) and returns
+    their number, or NO_MEMORY. The link hash is public, so headers from an attacker can be made to
+    collide and turn probing quadratic; when probing takes far longer than random IDs ever need,
+    the pass is redone on a hash keyed with a per-process secret. The rows marked are the same
+    either way."""
+    cdef Py_ssize_t j, result
     cdef uint64_t* keyed
-    result = _dedupe_pass(tid, sid, cls, hashes, n, valid, 8 * valid + 1024, table)
+    result = _dedupe_pass(tid, sid, cls, hashes, rows, valid, 8 * valid + 1024, table)
     if result != OVER_BUDGET:
         return result
     keyed = <uint64_t*>PyMem_RawMalloc(n * sizeof(uint64_t) + 1)
     if keyed == NULL:
         return NO_MEMORY
-    for i in range(n):
-        if cls[i] == 1:
-            keyed[i] = _link_hash(tid + 16 * i, sid + 8 * i, _TABLE_KEY)
-    result = _dedupe_pass(tid, sid, cls, keyed, n, valid, PY_SSIZE_T_MAX, table)
+    for j in range(valid):
+        keyed[rows[j]] = _link_hash(tid + 16 * rows[j], sid + 8 * rows[j], _TABLE_KEY)
+    result = _dedupe_pass(tid, sid, cls, keyed, rows, valid, PY_SSIZE_T_MAX, table)
     PyMem_RawFree(keyed)
     return result
 
 
-cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,
-                     int strategy, bint prefer_sampled, uint64_t seed) noexcept nogil:
-    """Keep the `k` best candidates (cls != 0) by (tier, strategy key, row); clear the others' cls.
-    Returns k, or -1 when the heap cannot be allocated."""
-    cdef Py_ssize_t i, size = 0
-    cdef _Keyed item
-    cdef _Keyed* heap = <_Keyed*>PyMem_RawMalloc((k + 1) * sizeof(_Keyed))
-    if heap == NULL:
-        return -1
-    for i in range(n):
-        if cls[i] == 0:
-            continue
-        item.row = i
-        item.tier = 2 if cls[i] == 2 else (1 if prefer_sampled and not (flags[i] & 1) else 0)
-        if size == k and (k == 0 or item.tier > heap[0].tier):
-            continue  # nothing is kept, or worse than every kept row whatever its key
+cdef void _best(const int32_t* rows, Py_ssize_t count, Py_ssize_t stride, Py_ssize_t k, _Ranked* heap,
+                int strategy, Py_ssize_t n, const uint64_t* hashes, uint64_t seed) noexcept nogil:
+    """The `k` best of `count` rows of one tier (rows[0], rows[stride], ...) by (strategy key, row),
+    into heap[0:k]; 0 < k < count."""
+    cdef Py_ssize_t j, size = 0
+    cdef _Ranked item
+    for j in range(count):
+        item.row = rows[j * stride]
         if strategy == FIRST:
-            item.key = <uint64_t>i
+            item.key = <uint64_t>item.row
         elif strategy == LAST:
-            item.key = <uint64_t>(n - 1 - i)
+            item.key = <uint64_t>(n - 1 - item.row)
         elif strategy == RANDOM:
-            item.key = _mix(seed + <uint64_t>i * GOLDEN)
+            item.key = _mix(seed + <uint64_t>item.row * GOLDEN)
         else:
-            item.key = hashes[i]
+            item.key = hashes[item.row]
         if size < k:
             heap[size] = item
             _sift_up(heap, size)
             size += 1
-        elif k and _before(&item, &heap[0]):
+        elif _before(&item, &heap[0]):
             _sift_down(heap, size, item)
+
+
+cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,
+                     int strategy, bint prefer_sampled, uint64_t seed, int32_t* order) noexcept nogil:
+    """Keep the `k` best candidates (cls != 0) by (tier, strategy key, row); clear the others' cls.
+    Tier 0 is a valid row (sampled, when preferred), 1 an unsampled one, 2 an invalid one kept for
+    its data. The rows are sorted into tiers first without a branch on the data (a batch's sampled
+    rows come in no order, so a branch there was mispredicted for about every other row); only the
+    tier the cap cuts through is ranked. `order` has room for n rows. Returns the rows kept, or -1
+    when the heap cannot be allocated."""
+    cdef Py_ssize_t i, j, tier, count, stride, m0 = 0, m1 = 0, m2 = 0, room = k
+    cdef uint8_t one, low, prefer = 1 if prefer_sampled else 0
+    cdef const int32_t* rows
+    cdef _Ranked* heap = <_Ranked*>PyMem_RawMalloc((k + 1) * sizeof(_Ranked))
+    if heap == NULL:
+        return -1
+    for i in range(n):  # tier 0 from the front of `order`, tier 1 from its back (never crossing)
+        one = cls[i] == 1
+        low = prefer & ~flags[i] & 1
+        order[m0] = <int32_t>i
+        m0 += one & (low ^ 1)
+        order[n - 1 - m1] = <int32_t>i
+        m1 += one & low
+    if m0 + m1 < k:  # every valid row is kept: the invalid ones kept for their data compete for the rest
+        for i in range(n):
+            if cls[i] == 2:
+                order[m0 + m2] = <int32_t>i
+                m2 += 1
     memset(cls, 0, n)
-    for i in range(size):
-        cls[heap[i].row] = 1
+    for tier in range(3):
+        if room == 0:
+            break
+        if tier == 0:
+            rows, count, stride = order, m0, 1
+        elif tier == 1:
+            rows, count, stride = order + n - 1, m1, -1  # in row order, read backwards
+        else:
+            rows, count, stride = order + m0, m2, 1
+        if count <= room:
+            for j in range(count):
+                cls[rows[j * stride]] = 1
+            room -= count
+        else:
+            _best(rows, count, stride, room, heap, strategy, n, hashes, seed)
+            for j in range(room):
+                cls[heap[j].row] = 1
+            room = 0
     PyMem_RawFree(heap)
-    return size
+    return k - room
 
 
 @cython.boundscheck(False)
@@ -255,6 +299,8 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     cdef bint hashed = dedupe or strat == CONSISTENT
     cdef Py_ssize_t i, valid = 0, invalid = 0, duplicates = 0, candidates, kept
     cdef uint8_t* cls
+    cdef int32_t* order
+    cdef uint8_t ok, kept_invalid
     cdef uint64_t* hashes = NULL
     if keep_invalid is not None:
         keep_invalid = np.ascontiguousarray(keep_invalid, dtype=np.bool_)
@@ -265,8 +311,9 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
         raise ValueError("compact: at most 2**31 - 1 rows at once")
 
     # one block: n hashes (only when needed), n classes (0 dropped, 1 valid, 2 invalid but kept),
-    # then the deduplication table, with room for every row being valid; in `scratch` when given
-    cdef Py_ssize_t work_bytes = (n * (9 if hashed else 1) + 8) & ~7
+    # the rows in cap order, then the deduplication table, with room for every row being valid;
+    # in `scratch` when given
+    cdef Py_ssize_t work_bytes = (n * (13 if hashed else 5) + 8) & ~7
     cdef Py_ssize_t need = work_bytes + (<Py_ssize_t>sizeof(int32_t) * _table_cap(n) if dedupe else 0)
     cdef uint8_t* work
     if scratch is not None:
@@ -280,26 +327,24 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     try:
         if hashed:
             hashes = <uint64_t*>work
-        cls = work + (8 * n if hashed else 0)
+        order = <int32_t*>(work + (8 * n if hashed else 0))
+        cls = <uint8_t*>(order + n)
         with nogil:
-            for i in range(n):
-                if _nonzero(t + 16 * i, 16) and _nonzero(s + 8 * i, 8):
-                    cls[i] = 1
-                    valid += 1
-                elif keep != NULL and keep[i]:
-                    cls[i] = 2
-                else:
-                    cls[i] = 0
-                    invalid += 1
-                    continue
-                if hashed:
+            for i in range(n):  # no branch on the row (5% malformed missed a prediction each)
+                ok = _nonzero(t + 16 * i, 16) & _nonzero(s + 8 * i, 8)
+                kept_invalid = (ok ^ 1) & (keep != NULL and keep[i] != 0)
+                cls[i] = ok | (kept_invalid << 1)
+                order[valid] = <int32_t>i  # the valid rows listed, for deduplication
+                valid += ok
+                invalid += (ok | kept_invalid) ^ 1
+                if hashed:  # every row's, without a branch (a dropped row's is never read)
                     hashes[i] = _link_hash(t + 16 * i, s + 8 * i)
             if dedupe and valid:
-                duplicates = _dedupe(t, s, cls, hashes, n, valid, <int32_t*>(work + work_bytes))
+                duplicates = _dedupe(t, s, cls, hashes, n, order, valid, <int32_t*>(work + work_bytes))
             candidates = n - invalid - duplicates
             kept = candidates
             if duplicates >= 0 and candidates > max_links:
-                kept = _cap(f, cls, hashes, n, max_links, strat, prefer_sampled, seed)
+                kept = _cap(f, cls, hashes, n, max_links, strat, prefer_sampled, seed, order)
         if duplicates < 0 or kept < 0:
             raise MemoryError()
         return _marked_rows(cls, n, kept), invalid, duplicates, candidates - kept
