@@ -66,7 +66,7 @@ cdef inline bint _b3_sampled(int kind, const void* data, Py_ssize_t start, Py_ss
     cdef uint32_t c
     if n == 1:
         c = _char(kind, data, start)
-        return c == 49 or c == 100
+        return (c == 49) | (c == 100)  # bitwise: a batch samples at random, a branch here missed half the time
     return n == 4 and (_equals(kind, data, start, n, b"true") or _equals(kind, data, start, n, b"True"))
 
 
