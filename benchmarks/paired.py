@@ -5,7 +5,9 @@ order swapped every pair), and keeps the ratio of the two. This machine's speed 
 from one second to the next, so medians of cases timed alone, minutes apart, do not repeat; the
 two calls of a pair, microseconds apart, see the same speed, and the median pair ratio does: a
 build against a copy of itself read 0.985-1.013 on the ten matrix cases tried (quartiles within
-about 3%, 10% at 10,000 carriers), so differences under about 1.5% are not measurements.
+about 3%, 10% at 10,000 carriers). Between runs of one comparison a case moved by up to 0.04
+(where each build's code and data land differs from run to run): run it three times and read
+ranges.
 
     git worktree add /tmp/base HEAD~1 && (cd /tmp/base && python setup.py build_ext --inplace)
     python benchmarks/paired.py /tmp/base/src --stage "matrix b3multi shared" --sizes 500 2000
