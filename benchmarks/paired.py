@@ -4,8 +4,8 @@ Each pair calls a case once on the baseline's kernels and once on this checkout'
 order swapped every pair), and keeps the ratio of the two. This machine's speed moves by up to 2x
 from one second to the next, so medians of cases timed alone, minutes apart, do not repeat; the
 two calls of a pair, microseconds apart, see the same speed, and the median pair ratio does: a
-build against a copy of itself read 0.985-1.013 on the ten matrix cases tried (quartiles within
-about 3%, 10% at 10,000 carriers). Between runs of one comparison a case moved by up to 0.04
+build against a copy of itself read 0.984-1.018 in 24 readings of matrix cases (quartiles within
+about 3%, 6-12% at 10,000 carriers). Between runs of one comparison a case moved by up to 0.04
 (where each build's code and data land differs from run to run): run it three times and read
 ranges.
 
@@ -14,7 +14,9 @@ ranges.
 
 Only the kernels differ between the two sides (the Python around them is this checkout's), so
 the baseline's kernels must take the same arguments. Times E, the fastlinks cases on compiled
-kernels.
+kernels, in stages that look the kernels up as they run (ingest, matrix, client shapes,
+compaction): a `LinkProcessor` binds its scan when it is made, so the processor stages would
+run this build's scan on both sides.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ import importlib.util
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
@@ -62,20 +63,20 @@ def _bind(modules: dict[str, ModuleType]) -> None:
 
 def pairs(case: bench.Case, baseline: dict[str, ModuleType], count: int) -> tuple[list[int], list[int]]:
     """Nanoseconds of `count` calls of `case` on the baseline's kernels and on these, in pairs.
-    Each side's call is built with its own kernels bound (a LinkProcessor binds its scan then)."""
+    One call, built once, serves both sides, so both read the same batch at the same addresses
+    (with a batch built for each side, one run read a case 1.20 where the next two read 1.02-1.03,
+    quartiles tight in all three: where each batch lands in memory differs)."""
     _kernels.use("cython")
     current = {key: vars(_kernels)[key] for key in _kernels._NAMES}
-    sides: list[tuple[dict[str, ModuleType], Callable[[], Any]]] = []
     try:
-        for modules in (baseline, current):
+        call = case.setup()
+        for modules in (baseline, current):  # a first call on each outside the timing
             _bind(modules)
-            sides.append((modules, case.setup()))
-            sides[-1][1]()  # a first call outside the timing, as the warm-up of bench.run
+            call()
         times: tuple[list[int], list[int]] = ([], [])
         for k in range(count):
             for side in (0, 1) if k % 2 == 0 else (1, 0):
-                modules, call = sides[side]
-                _bind(modules)
+                _bind(baseline if side == 0 else current)
                 start = time.perf_counter_ns()
                 call()
                 times[side].append(time.perf_counter_ns() - start)
