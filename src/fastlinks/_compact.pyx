@@ -310,9 +310,9 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     if n > 0x7FFFFFFF:
         raise ValueError("compact: at most 2**31 - 1 rows at once")
 
-    # one block: n hashes (only when needed), n classes (0 dropped, 1 valid, 2 invalid but kept),
-    # the rows in cap order, then the deduplication table, with room for every row being valid;
-    # in `scratch` when given
+    # one block: n hashes (only when needed), n row numbers (the valid rows for deduplication, then
+    # the cap's tiers), n classes (0 dropped, 1 valid, 2 invalid but kept), then the deduplication
+    # table, with room for every row being valid; in `scratch` when given
     cdef Py_ssize_t work_bytes = (n * (13 if hashed else 5) + 8) & ~7
     cdef Py_ssize_t need = work_bytes + (<Py_ssize_t>sizeof(int32_t) * _table_cap(n) if dedupe else 0)
     cdef uint8_t* work
