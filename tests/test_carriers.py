@@ -103,6 +103,14 @@ DICT_SHAPES = [  # each a dict the compiled parser reads in one pass, or one it 
     {**B3, "tracestate": "a=1", "traceparent": OTHER},
     {**B3, "b3": f"{'1' * 32}-{'2' * 16}-0"},  # the single header wins
     {**B3, "X-B3-SpanId": SID},
+    {**B3, "X-B3-TRACEID": "1" * 32},
+    {**B3, "X-B3-Sampled": "0"},
+    {"X-B3-TraceId": TID[16:].upper(), "x-b3-SpanID": SID, "x-b3-sampled": "d", "tracestate": "a=1"},  # any case
+    {"x-b3-traceid": TID, "x-b3-sampled": "true"},  # no span ID
+    {"x-b3-traceid": TID, "x-b3-spanid": SID.encode(), "x-b3-traceix": "1", "x_b3_spanid": "2"},  # names one off
+    {"x-b3-traceid": TID, "x-b3-spanid": "é" * 16},
+    {"x-b3-traceid": TID, "x-b3-spanid": [SID], "x-b3-sampled": "1"},
+    {"x-b3-traceid": TID, "x-b3-spanid": SID[:15]},
     {**B3, "x-b3-sampled": None},
     {**B3, "x-b3-flags": b"1", "x-b3-sampled": "0"},
     {**B3, "x-b3-traceid": "0" * 32},  # b3's invalid context replaces an earlier one
@@ -123,6 +131,32 @@ def test_a_dict_reads_as_any_other_mapping_of_the_same_headers(impl, formats):
         assert (a == b).all()
     assert as_dicts[4] == as_mappings[4]
     assert as_dicts[0].any()  # something was read
+
+
+PAIR_SHAPES = [  # B3 pair lists the compiled parser reads in one pass, or hands to its general path
+    list(B3.items()),
+    [*B3.items(), ("x-b3-traceid", "1" * 32)],  # a name repeated: `repeated` decides
+    [*B3.items(), ("X-B3-SpanId", "2" * 16)],
+    [*B3.items(), ("x-b3-sampled", "0")],
+    [("x-b3-traceid", None), *B3.items()],
+    [("X-B3-TRACEID", TID.upper()), ("x-b3-spanid", SID), ("tracestate", "a=1"), ("x-b3-sampled", "true")],
+    [("x-b3-traceid", TID), ("x-b3-spanid", SID.encode())],
+    [("x-b3-traceid", TID), ("x-b3-spanid", SID), ("b3", "0")],
+    [("x-b3-traceid", TID), ("x-b3-spanid", SID), ("x-b3-flags", "1")],
+    [("x-b3-traceid", TID), (7, "x"), ("x-b3-spanid", SID)],
+    (("x-b3-traceid", TID[16:]), ("x-b3-spanid", SID)),
+]
+
+
+@pytest.mark.parametrize("repeated", ["last", "first", "invalid"])
+def test_a_pair_list_reads_as_its_general_path_reads_it(impl, repeated):
+    """Pair lists read in one pass give what the general path gives for the same pairs in a list
+    subclass, whatever `repeated` says."""
+    fast = impl.parse_carriers(PAIR_SHAPES, ("b3multi",), repeated)
+    general = impl.parse_carriers([_Pairs(p) for p in PAIR_SHAPES], ("b3multi",), repeated)
+    for a, b in zip(fast[:4], general[:4], strict=True):
+        assert (a == b).all()
+    assert fast[0].any(axis=1).sum() >= 5  # read, not all invalid
 
 
 class _Attributes:

@@ -348,6 +348,8 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
             if type(carrier) is dict:
                 if enabled == F_W3C and PyDict_GET_SIZE(carrier) <= 2:  # tighter still, for the commonest carrier
                     state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
+                elif enabled == F_B3:
+                    state = _b3_dict_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
                 if state is _OTHER:
                     state = _dict_row(<dict>carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
             elif type(carrier) is list or type(carrier) is tuple:
