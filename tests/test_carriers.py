@@ -159,6 +159,19 @@ def test_a_pair_list_reads_as_its_general_path_reads_it(impl, repeated):
     assert fast[0].any(axis=1).sum() >= 5  # read, not all invalid
 
 
+@pytest.mark.parametrize("formats", [("b3multi",), ("b3", "b3multi")])
+def test_every_carrier_of_a_b3_batch_reads_as_it_reads_alone(impl, formats):
+    """A B3 batch is read from its first carrier in a pass of its own until a carrier needs the
+    general path, which then reads the rest: wherever such a carrier sits, each reads as alone."""
+    batch = [B3, None, *DICT_SHAPES, list(B3.items()), _Message(list(B3.items())), *PAIR_SHAPES, B3, None]
+    whole = impl.parse_carriers(batch, formats)
+    for i, carrier in enumerate(batch):
+        alone = impl.parse_carriers([carrier], formats)
+        for a, b in zip(whole[:4], alone[:4], strict=True):
+            assert (a[i] == b[0]).all(), (i, carrier)
+    assert whole[0].any(axis=1).sum() >= 10
+
+
 class _Attributes:
     """An object whose attributes are the headers: its __dict__ is a split (shared-keys) dict."""
 

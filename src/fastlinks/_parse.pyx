@@ -332,6 +332,8 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef bint simple = not enabled & ~C_ONLY
     cdef bint from_w3c
     cdef dict kinds = {}  # carrier type -> whether it is a Mapping, for `_is_mapping`
+    if enabled == F_B3 and _b3_prefix(seq, t, s, f) == n:  # B3's commonest carriers, in a pass of their own
+        return tuple.__new__(Columns, _frozen(arrays) + (None,))
     for i in range(n):
         carrier = seq[i]
         if carrier is not None and type(carrier) is not dict and type(carrier) is not list \
@@ -348,8 +350,6 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
             if type(carrier) is dict:
                 if enabled == F_W3C and PyDict_GET_SIZE(carrier) <= 2:  # tighter still, for the commonest carrier
                     state = _w3c_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
-                elif enabled == F_B3:
-                    state = _b3_dict_row(<dict>carrier, t + 16 * i, s + 8 * i, f + i)
                 if state is _OTHER:
                     state = _dict_row(<dict>carrier, codes, nformats, enabled, t + 16 * i, s + 8 * i, f + i)
             elif type(carrier) is list or type(carrier) is tuple:

@@ -65,7 +65,7 @@ cdef struct _B3Seen:  # what `_b3_header` found of a carrier's B3 headers: ASCII
 
 cdef inline bint _b3_header(PyObject* key, PyObject* value, _B3Seen* b) noexcept:
     """One header of `_b3_row`, the B3-only fast row: x-b3-traceid, x-b3-spanid and
-    x-b3-sampled in any case, with an ASCII str value, noted in `b`; any name B3 does not read is
+    x-b3-sampled in any case, with an ASCII str or a bytes value, noted in `b`; any name B3 does not read is
     passed over. False when the carrier must take the general path: one of those three read twice
     or with another value, a B3 name this row does not read (the single `b3`, x-b3-flags), or an
     SQS message's attributes."""
@@ -91,44 +91,74 @@ cdef inline bint _b3_header(PyObject* key, PyObject* value, _B3Seen* b) noexcept
     if text[0] != NULL:
         return False
     text[0] = fl_ascii(value, length)
+    if text[0] == NULL and PyBytes_CheckExact(value):  # Kafka clients' values: read as `_b3` reads bytes
+        text[0] = <const uint8_t*>PyBytes_AS_STRING(value)
+        length[0] = PyBytes_GET_SIZE(value)
     return text[0] != NULL
 
 
 cdef inline object _b3_finish(const _B3Seen* b, uint8_t* tid, uint8_t* sid, uint8_t* flags):
-    """The row from what `_b3_header` found, as `_b3` decodes it: None (B3 has no trace state), or
-    `_OTHER` when an ID header is missing (the general path then reads the carrier)."""
+    """The row from what `_b3_header` found, as `_b3` decodes it (a missing ID header leaves the
+    context absent, as with no B3 header at all); None, as B3 has no trace state."""
     cdef int found = ABSENT
-    if b.t == NULL or b.s == NULL:
-        return _OTHER
-    if (b.tn == 16 or b.tn == 32) and b.sn == 16:
+    if b.t != NULL and b.s != NULL and (b.tn == 16 or b.tn == 32) and b.sn == 16:
         found = _b3_ascii_ids(b.t, b.tn, b.s, b.v != NULL and _b3_sampled(1, b.v, 0, b.vn), tid, sid, flags)
     if found != VALID:
         _parse_value(None, tid, sid, flags)
     return None
 
 
-cdef object _b3_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
-    """B3 alone asked for and a dict as B3MultiFormat's `inject` writes it, maybe among other
-    headers (`_b3_header`). Fills the row as `_dict_row` would and returns None; `_OTHER` for any
-    other shape, which then takes `_dict_row`. Borrowed references, no Python code run, as
-    `_dict_row`; a batch of such dicts parses in about three quarters of its instructions there."""
+cdef object _b3_row(object carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
+    """B3 alone asked for, and a dict as B3MultiFormat's `inject` writes it or a list or tuple of
+    (name, value) tuples as Kafka clients deliver it, maybe among other headers (`_b3_header`).
+    None (no headers) too. Fills the row as `_dict_row` or `_pairs_row` would and returns None;
+    `_OTHER` for any other carrier, which `parse_carriers` then reads. Borrowed references, no
+    Python code run, as theirs."""
     cdef PyObject* key
     cdef PyObject* value
+    cdef PyObject* pair
+    cdef Py_ssize_t k, n
     cdef _B3Seen b
     cdef fl_walk w
     memset(&b, 0, sizeof(b))
+    if carrier is None:  # no headers at all
+        return _b3_finish(&b, tid, sid, flags)
+    if type(carrier) is dict:
+        with cython.critical_section(carrier):
+            fl_walk_start(&w, carrier)
+            while fl_walk_next(&w, &key, &value):
+                if not _b3_header(key, value, &b):
+                    return _OTHER
+            return _b3_finish(&b, tid, sid, flags)
+    if type(carrier) is not list and type(carrier) is not tuple:
+        return _OTHER
     with cython.critical_section(carrier):
-        fl_walk_start(&w, carrier)
-        while fl_walk_next(&w, &key, &value):
-            if not _b3_header(key, value, &b):
+        n = PyList_GET_SIZE(carrier) if type(carrier) is list else PyTuple_GET_SIZE(carrier)
+        for k in range(n):
+            pair = PyList_GET_ITEM(carrier, k) if type(carrier) is list else PyTuple_GET_ITEM(carrier, k)
+            if (not PyTuple_CheckExact(pair) or _tuple_size(pair) != 2
+                    or not _b3_header(_tuple_item(pair, 0), _tuple_item(pair, 1), &b)):
                 return _OTHER
         return _b3_finish(&b, tid, sid, flags)
 
 
-# Called through a pointer, so that the C compiler keeps it out of parse_carriers' loop: inlined
-# there, it pushed `_w3c_row` out of it (W3C batches 1-3% slower, 5% more instructions a carrier).
-cdef object (*_b3_dict_row)(dict, uint8_t*, uint8_t*, uint8_t*)
-_b3_dict_row = _b3_row
+cdef Py_ssize_t _b3_rows(list seq, uint8_t* t, uint8_t* s, uint8_t* f) except -1:
+    """B3 alone asked for: the batch's rows from the first for as long as `_b3_row` reads its
+    carriers; how many it read. Unless that is all of them, `parse_carriers` reads the whole
+    batch again (at most one pass more, and only for a batch with a carrier of another shape). A
+    pass of its own, so that parse_carriers' loop, which every other batch takes, keeps the
+    compiler's layout (a call inside it cost every W3C carrier 5-6 instructions). Runs no Python
+    code, so `seq` cannot change under it."""
+    cdef Py_ssize_t i, n = PyList_GET_SIZE(seq)
+    for i in range(n):
+        if _b3_row(<object>PyList_GET_ITEM(seq, i), t + 16 * i, s + 8 * i, f + i) is _OTHER:
+            return i
+    return n
+
+
+# Called through a pointer, so that the C compiler keeps it out of parse_carriers.
+cdef Py_ssize_t (*_b3_prefix)(list, uint8_t*, uint8_t*, uint8_t*) except -1
+_b3_prefix = _b3_rows
 
 
 cdef inline bint _header(PyObject* key, PyObject* value, int enabled, PyObject** slots, int* touched,
