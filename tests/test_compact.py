@@ -213,6 +213,14 @@ def test_keep_invalid_with_attributes(impl):
     kept = states.compact(LinkPolicy(keep_invalid_with_attributes=True))
     assert kept.stats.invalid == 1 and not kept[1].context.is_valid
     assert kept[1].context.trace_state.to_header() == "k=v"
+    note = {"note": PerRow([None, None, "why", None, None, None])}
+    both = LinkSet.from_arrays(tids, sids, flags, attributes=note, trace_states=[None, "k=v", "bad", None, None, None])
+    kept = both.compact(LinkPolicy(keep_invalid_with_attributes=True))
+    assert kept.stats.invalid == 0, "row 1 kept for its trace state, row 2 for its attribute"
+    shared = LinkSet.from_arrays(tids, sids, flags, attributes={"note": "all"}, trace_states=[None] * 6)
+    assert shared.compact(LinkPolicy(keep_invalid_with_attributes=True)).stats.invalid == 0
+    every = LinkSet.from_arrays(tids, sids, flags, attributes={"note": PerRow(list("abcdef"))})
+    assert every.compact(LinkPolicy(keep_invalid_with_attributes=True)).stats.invalid == 0
 
 
 def test_attribute_cap_counts_dropped(impl):

@@ -206,6 +206,8 @@ def has_values(shared: Mapping[str, Any], columns: Mapping[str, Any], n: int) ->
     for c in columns.values():
         if isinstance(c, np.ndarray) and c.dtype != object:
             return np.ones(n, dtype=bool)
+        if type(None) not in _kernels.materialize.value_types(list(c)):  # one C pass: every row has a value
+            return np.ones(n, dtype=bool)
         mask |= np.fromiter((v is not None for v in c), dtype=bool, count=n)
     return mask
 

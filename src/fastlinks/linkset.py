@@ -301,10 +301,10 @@ class LinkSet(Sequence[Link]):
     def _carries_data(self) -> np.ndarray:
         """Invalid rows the OpenTelemetry spec still allows as links: with attributes or a trace state."""
         mask = _attributes.has_values(self._shared, self._per_row, len(self))
-        if self.trace_states is not None:
-            valid = self.valid  # only invalid rows need a reason to stay
-            rows = [i for i, raw in enumerate(self.trace_states) if raw and not mask[i] and not valid[i]]
-            for i, state in zip(rows, parse_tracestates(self.trace_states, rows), strict=True):
+        states = self.trace_states
+        if states is not None and not mask.all():  # only invalid rows without attributes need a trace state
+            rows = [i for i in np.flatnonzero(~mask & ~self.valid).tolist() if states[i]]
+            for i, state in zip(rows, parse_tracestates(states, rows), strict=True):
                 mask[i] = bool(state)
         return mask
 
