@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,10 +320,13 @@ def median_seconds(call: Callable[[], Any], rounds: int = 7, min_sample: float =
 
 
 def interleaved_medians(
-    calls: dict[str, Callable[[], Any]], rounds: int, min_sample: float = 0.002
+    calls: dict[str, Callable[[], Any]], rounds: int, min_sample: float = 0.002, warm: bool = False
 ) -> dict[str, float]:
     """Median time of one call of each, with the samples of all of them taken in turn, so a
-    change in the machine's load hits every contender alike: for differences of a few percent."""
+    change in the machine's load hits every contender alike: for differences of a few percent,
+    and for ratios on a machine whose speed moves from one second to the next. With `warm` each
+    sample follows one call of its own contender, not timed: no call is timed in the heap the
+    other contender just left (at 10,000 carriers A builds and frees some 100,000 objects)."""
     loops = {}
     for name, call in calls.items():
         call()
@@ -338,6 +341,8 @@ def interleaved_medians(
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
+            if warm:
+                call()
             start = time.perf_counter()
             for _ in range(loops[name]):
                 call()
@@ -345,25 +350,41 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+MATRIX_STAGES = frozenset(matrix_stage(*workload) for workload in WORKLOADS)
+
+
 def run(
-    sizes: Sequence[int] = SIZES, rounds: int = 7, progress: Callable[[str], None] | None = None
+    sizes: Sequence[int] = SIZES,
+    rounds: int = 7,
+    progress: Callable[[str], None] | None = None,
+    stages: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """Median seconds per case id, all measured in this one run. The processor-overhead cases
-    differ by a few percent, so each size's contenders are sampled in turn, three times as often.
-    Every other case is timed alone: sampled in turn with A, E at 10,000 ran up to twice as slow
-    after each of A's calls (A builds and frees some 100,000 objects), which no consumer's batch
-    does to the next."""
+    """Median seconds per case id (of `stages`, default all), all measured in this one run. The
+    processor-overhead cases differ by a few percent, so each size's contenders are sampled in
+    turn, three times as often. A matrix cell's A and E are sampled in turn, each sample after a
+    call not timed (`interleaved_medians`' `warm`): their ratio is the target, and timed minutes
+    apart on this machine A alone moved by 2x. Every other case is timed alone."""
     saved = _kernels.IMPLEMENTATION
     results = {}
     paired: dict[int, dict[str, Callable[[], Any]]] = {}
+    cells: dict[tuple[str, int], dict[str, Callable[[], Any]]] = {}
     try:
         for case in cases(sizes):
+            if stages is not None and case.stage not in stages:
+                continue
             if case.stage == OVERHEAD:  # each contender's processor bound its kernels when it was made
                 paired.setdefault(case.size, {})[case.id] = case.setup()
+                continue
+            if case.stage in MATRIX_STAGES:  # A builds on the SDK alone: E's kernels stay bound
+                cells.setdefault((case.stage, case.size), {})[case.id] = case.bound()
                 continue
             if progress:
                 progress(case.id)
             results[case.id] = median_seconds(case.bound(), rounds)
+        for (stage, n), calls in cells.items():
+            if progress:
+                progress(f"{stage}-{n}")
+            results.update(interleaved_medians(calls, rounds, warm=True))
         for n, calls in paired.items():
             if progress:
                 progress(f"{OVERHEAD}-{n}")

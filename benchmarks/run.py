@@ -3,8 +3,9 @@
     pip install ".[bench]"
     python benchmarks/run.py --rounds 11 --plot docs/benchmarks.png
 
-`--sizes` picks the batch sizes. `--instructions` counts instructions per call under valgrind
-instead of timing (see instructions.py), for ratios a noisy machine cannot move.
+`--sizes` picks the batch sizes. `--matrix` times the ingest matrix alone (its cells' A and E
+sampled in turn, as the whole run samples them). `--instructions` counts instructions per call
+under valgrind instead of timing (see instructions.py), for ratios a noisy machine cannot move.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--plot", metavar="FILE.png", help="also draw a chart (needs matplotlib: the bench extra)")
     parser.add_argument(
+        "--matrix", action="store_true", help="time the ingest matrix alone (each cell's A and E sampled in turn)"
+    )
+    parser.add_argument(
         "--instructions",
         action="store_true",
         help="count instructions per call under valgrind's callgrind instead of timing (repeatable on a busy machine)",
@@ -72,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = tuple(args.sizes or (500,))
         progress = lambda name: print(f"  {name}", file=sys.stderr)  # noqa: E731
         print("\n".join(instructions.report(args.stage, sizes, args.calls, progress, args.layouts)))
+        return 0
+    if args.matrix:
+        sizes = tuple(args.sizes or bench.MATRIX_SIZES)
+        cells = len(bench.MATRIX_STAGES) * len([n for n in sizes if n in bench.MATRIX_SIZES])
+        results = bench.run(sizes, args.rounds, progress=_progress(cells), stages=bench.MATRIX_STAGES)
+        print("\n".join(report.matrix_table(results, sizes)))
+        for label, value, goal, met in report.matrix_targets(results, sizes):
+            print(f"- {'met' if met else 'MISSED'}: {label}: {value} (target {goal})")
         return 0
     if args.plot:
         import matplotlib  # noqa: F401  # fail now, not after the whole run

@@ -1,0 +1,43 @@
+"""benchmarks/bench.py's runner: samples taken in turn, each after a call of its own contender
+when asked (`warm`), and a matrix cell's A and E timed together for their ratio."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastlinks import _kernels
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(not (ROOT / "benchmarks").exists(), reason="the benchmarks are in the source tree only")
+
+
+@pytest.fixture
+def bench():
+    saved = _kernels.IMPLEMENTATION
+    sys.path[:0] = [str(ROOT / "benchmarks")]
+    import bench as module
+
+    yield module
+    _kernels.use(saved)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_samples_are_taken_in_turn_each_after_a_call_of_its_own_when_warm(bench, warm):
+    calls: list[str] = []
+    contenders = {name: (lambda name=name: calls.append(name)) for name in "ab"}
+    medians = bench.interleaved_medians(contenders, rounds=2, min_sample=0.0, warm=warm)
+    assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
+    calibration, sampled = calls[:4], calls[4:]
+    assert calibration == ["a", "a", "b", "b"]  # one call each, then one timed loop of one call
+    assert sampled == (["a", "a", "b", "b"] * 2 if warm else ["a", "b"] * 2)
+
+
+def test_a_matrix_cell_is_timed_alone_when_asked_for(bench):
+    cell = bench.matrix_stage("tracecontext", False, "shared")
+    results = bench.run((500,), rounds=1, stages={cell})
+    ours = "E" if bench._compiled() else "D"
+    assert set(results) == {f"{cell}-A-500", f"{cell}-{ours}-500"}
+    assert all(seconds > 0 for seconds in results.values())
