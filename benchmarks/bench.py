@@ -367,7 +367,7 @@ def run(
     saved = _kernels.IMPLEMENTATION
     results = {}
     paired: dict[int, dict[str, Callable[[], Any]]] = {}
-    cells: dict[tuple[str, int], dict[str, Callable[[], Any]]] = {}
+    cells: dict[tuple[str, int], list[Case]] = {}
     try:
         for case in cases(sizes):
             if stages is not None and case.stage not in stages:
@@ -375,15 +375,16 @@ def run(
             if case.stage == OVERHEAD:  # each contender's processor bound its kernels when it was made
                 paired.setdefault(case.size, {})[case.id] = case.setup()
                 continue
-            if case.stage in MATRIX_STAGES:  # A builds on the SDK alone: E's kernels stay bound
-                cells.setdefault((case.stage, case.size), {})[case.id] = case.bound()
+            if case.stage in MATRIX_STAGES:
+                cells.setdefault((case.stage, case.size), []).append(case)
                 continue
             if progress:
                 progress(case.id)
             results[case.id] = median_seconds(case.bound(), rounds)
-        for (stage, n), calls in cells.items():
+        for (stage, n), group in cells.items():
             if progress:
                 progress(f"{stage}-{n}")
+            calls = {case.id: case.bound() for case in group}  # A, then E binding its kernels for both
             results.update(interleaved_medians(calls, rounds, warm=True))
         for n, calls in paired.items():
             if progress:

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not (ROOT / "benchmarks").exists(), reason="the 
 @pytest.fixture
 def bench():
     saved = _kernels.IMPLEMENTATION
-    sys.path[:0] = [str(ROOT / "benchmarks")]
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
     import bench as module
 
     yield module
@@ -41,3 +42,20 @@ def test_a_matrix_cell_is_timed_alone_when_asked_for(bench):
     ours = "E" if bench._compiled() else "D"
     assert set(results) == {f"{cell}-A-500", f"{cell}-{ours}-500"}
     assert all(seconds > 0 for seconds in results.values())
+
+
+def test_a_matrix_cell_runs_on_its_own_kernels_whatever_was_timed_after_it(bench, monkeypatch):
+    cell = bench.matrix_stage("tracecontext", False, "shared")
+    chosen = [c for c in bench.cases((500,)) if c.stage == cell or (c.stage, c.contender) == ("compact", "D")]
+    chosen.sort(key=lambda case: case.stage != cell)  # the cell first, a case on the pure kernels after it
+    monkeypatch.setattr(bench, "cases", lambda sizes: chosen)
+    bound_when_timed = []
+    timed = bench.interleaved_medians
+
+    def recording(calls, *args, **kwargs):
+        bound_when_timed.append(_kernels.IMPLEMENTATION)
+        return timed(calls, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "interleaved_medians", recording)
+    bench.run((500,), rounds=1)
+    assert bound_when_timed == [bench.IMPLEMENTATION["E" if bench._compiled() else "D"]]
