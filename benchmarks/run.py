@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         help="with --instructions: heap layouts each case is counted in, the median reported (default %(default)s)",
     )
     args = parser.parse_args(argv)
+    if args.matrix and (args.plot or args.instructions):
+        parser.error("--matrix times the matrix alone: not with --plot or --instructions")
     if args.instructions:
         sizes = tuple(args.sizes or (500,))
         progress = lambda name: print(f"  {name}", file=sys.stderr)  # noqa: E731

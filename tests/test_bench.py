@@ -59,3 +59,12 @@ def test_a_matrix_cell_runs_on_its_own_kernels_whatever_was_timed_after_it(bench
     monkeypatch.setattr(bench, "interleaved_medians", recording)
     bench.run((500,), rounds=1)
     assert bound_when_timed == [bench.IMPLEMENTATION["E" if bench._compiled() else "D"]]
+
+
+@pytest.mark.parametrize("other", [["--plot", "chart.png"], ["--instructions"]])
+def test_the_matrix_alone_is_not_taken_with_a_whole_run_option(bench, other, capsys):
+    import run
+
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--matrix", *other])
+    assert exit_.value.code == 2 and "--matrix times the matrix alone" in capsys.readouterr().err
