@@ -175,9 +175,10 @@ def matrix_targets(results: dict[str, float], sizes: Sequence[int] = SIZES) -> l
     for n in (n for n in MATRIX_SIZES if n in sizes):
         cells = []
         for workload in WORKLOADS:
-            a, e = results.get(f"{matrix_stage(*workload)}-A-{n}"), results.get(f"{matrix_stage(*workload)}-E-{n}")
+            name = matrix_stage(*workload)
+            a, e = results.get(f"{name}-A-{n}"), results.get(f"{name}-E-{n}")
             if a and e:
-                cells.append((a / e, matrix_stage(*workload)))
+                cells.append((a / e, name))
         if cells:
             worst, where = min(cells)
             label = f"ingest matrix E vs A at {n:,}, worst cell ({where.removeprefix('matrix ')})"

@@ -206,9 +206,10 @@ def has_values(shared: Mapping[str, Any], columns: Mapping[str, Any], n: int) ->
     for c in columns.values():
         if isinstance(c, np.ndarray) and c.dtype != object:
             return np.ones(n, dtype=bool)
-        if type(None) not in _kernels.materialize.value_types(list(c)):  # one C pass: every row has a value
+        values = c if type(c) is list else list(c)  # a column is a list (`column`, `take`): not copied again
+        if type(None) not in _kernels.materialize.value_types(values):  # one C pass: every row has a value
             return np.ones(n, dtype=bool)
-        mask |= np.fromiter((v is not None for v in c), dtype=bool, count=n)
+        mask |= np.fromiter((v is not None for v in values), dtype=bool, count=n)
     return mask
 
 
