@@ -222,13 +222,16 @@ def test_a_dict_reads_the_same_however_cpython_lays_it_out(impl, formats):
     sys.implementation.name != "cpython"
     or not (3, 11) <= sys.version_info[:2] <= (3, 13)
     or bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    reason="header dicts are read in place only on CPython 3.11 to 3.13 with the GIL",
+    reason="dicts are read (and link attributes set) in place only on CPython 3.11 to 3.13 with the GIL",
 )
-def test_header_dicts_are_read_in_place_where_the_layout_is_known(both):
-    """If the import-time check ever disagrees with PyDict_Next (a CPython whose dict layout
-    moved), fastlinks stays right but slower; this makes CI say so."""
-    compiled, _ = both
-    assert compiled.DICT_WALK is True
+def test_dicts_are_read_in_place_where_the_layout_is_known(both):
+    """Header dicts in the parse kernel, per-row link attributes in the materialize kernel: if
+    either import-time check ever disagrees with PyDict_Next (a CPython whose dict layout moved),
+    fastlinks stays right but slower; this makes CI say so."""
+    import fastlinks._materialize
+    import fastlinks._parse
+
+    assert fastlinks._parse.DICT_WALK is True and fastlinks._materialize.DICT_WALK is True
 
 
 @pytest.mark.parametrize(

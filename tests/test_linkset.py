@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 
 import numpy as np
@@ -130,6 +131,32 @@ def test_attributes_shared_and_per_row(impl):
     assert attrs[0] == {"link.type": "batch_item", "messaging.message.id": "m0", "item.index": 0}
     assert attrs[2] == {"link.type": "batch_item", "item.index": 2}
     assert all(type(a["item.index"]) is int for a in attrs)
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [{}, {"messaging.system": "kafka"}, {"link.type": "batch_item", "n": 7}],
+    ids=["none shared", "one shared", "a column's key shared too"],
+)
+def test_each_link_gets_its_own_attribute_dict_as_the_twin_builds_it(both, shared):
+    """The compiled kernel sets a row's values in place in a copy of one dict where it can (plain
+    values, none None, no key also shared); every other row goes key by key. Either way: the
+    twin's keys in the twin's order, its values, its GC tracking, and a dict of each link's own."""
+    compiled, pure = both
+    tids, sids = ids(6)
+    columns = [
+        ("messaging.message.id", ["m0", "m1", None, "m3", "m4", "m5"]),
+        ("n", [0, 1.5, 2, None, True, 5]),
+        ("tags", ["a", "b", "c", "d", ("e",), ["f"]]),
+    ]
+    args = (tids, sids, np.zeros(6, np.uint8), np.ones(6, bool), None, None, shared, columns, None, LinkSetLink)
+    fast, twin = (kernels.make_links(*args, None, True) for kernels in (compiled, pure))
+    for a, b in zip(fast, twin, strict=True):
+        assert list(a.attributes.items()) == list(b.attributes.items())
+        assert gc.is_tracked(a.attributes) == gc.is_tracked(b.attributes)
+    fast[0].attributes["messaging.message.id"] = "changed"
+    assert [link.attributes.get("messaging.message.id") for link in fast[:2]] == ["changed", "m1"]
+    assert shared.get("messaging.message.id") is None
 
 
 @pytest.mark.parametrize(

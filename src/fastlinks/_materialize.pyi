@@ -50,3 +50,8 @@ def format_traceparents(trace_ids: _U8, span_ids: _U8, trace_flags: _U8) -> list
 
 def value_types(values: list[object]) -> frozenset[type]:
     """The exact types of the values in a per-row attribute column (subclasses are their own)."""
+
+DICT_WALK: bool
+"""Compiled module only: whether `make_links` sets per-row attribute values in place in each
+link's copy of one dict (CPython 3.11 to 3.13 with the GIL, once an import-time check agreed
+with PyDict_Next) rather than through PyDict_SetItem."""

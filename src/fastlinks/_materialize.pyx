@@ -159,6 +159,9 @@ cdef extern from "Python.h":
     void Py_XDECREF(PyObject*)
     PyObject* PyDict_GetItemWithError(object, object) except? NULL  # borrowed
 
+include "_dict.pxi"
+
+
 cdef extern from "structmember.h":  # PyMemberDef, T_OBJECT_EX and READONLY on every CPython 3.10-3.13
     ctypedef struct PyMemberDef:
         int type
@@ -229,6 +232,29 @@ cdef inline void _put(object link, Py_ssize_t offset, object value) noexcept:
     (<PyObject**>(<char*><PyObject*>link + offset))[0] = <PyObject*>value
 
 
+cdef object _row_attributes(dict shared, dict template, Py_ssize_t first, list keys, list values, Py_ssize_t j):
+    """Link j's attributes: the shared ones, then its values in the columns that are not None
+    (None when there are none). From `template` (the shared values and a placeholder per
+    column, in that order) when every value can be set in place in its copy, else key by key.
+    `keys` and `values` are make_links' own lists, each column checked to hold j."""
+    cdef Py_ssize_t c, ncolumns = PyList_GET_SIZE(keys)
+    cdef PyObject* value
+    if template is not None:
+        out = PyDict_Copy(template)
+        for c in range(ncolumns):
+            value = PyList_GET_ITEM(<object>PyList_GET_ITEM(values, c), j)
+            if value == <PyObject*>None or not fl_dict_replace(out, first + c, PyList_GET_ITEM(keys, c), value):
+                break
+        else:
+            return out
+    out = PyDict_Copy(shared)
+    for c in range(ncolumns):
+        value = PyList_GET_ITEM(<object>PyList_GET_ITEM(values, c), j)
+        if value != <PyObject*>None:
+            PyDict_SetItem(out, <object>PyList_GET_ITEM(keys, c), <object>value)
+    return out if PyDict_GET_SIZE(out) else None
+
+
 def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_states, attributes, list columns,
                list dropped_attributes, link_type, stats, bint fast):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "make_links: trace_ids")
@@ -242,7 +268,8 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef PyTypeObject* cls
     cdef Py_ssize_t offsets[4]
     cdef list keys = None, values = None
-    cdef Py_ssize_t ncolumns = 0
+    cdef Py_ssize_t ncolumns = 0, first = 0
+    cdef dict template = None
 
     if not (isinstance(link_type, type) and PyType_IsSubtype(<PyTypeObject*>link_type, <PyTypeObject*>Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
@@ -263,6 +290,11 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         for c in range(ncolumns):
             if len(<list>values[c]) != k:
                 raise ValueError(f"make_links: column {keys[c]!r} has {len(<list>values[c])} values for {k} links")
+        if DICT_WALK and not any(key in attributes for key in keys):  # each link's dict: a copy of
+            template = dict(attributes)  # the shared values and a placeholder for each column's,
+            first = len(template)        # set in place (`_row_attributes`)
+            for key in keys:
+                template[key] = None
     cdef list out = [None] * k  # not PyList_New's NULLs: Python code may run below (a Link subclass's __init__)
     for j in range(k):
         r = j if picked == NULL else picked[j]
@@ -272,14 +304,8 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
         state = _DEFAULT_STATE if trace_states is None or trace_states[j] is None else trace_states[j]
         valid = _nonzero(t + 16 * r, 16)
         tid = fl_int_from_be16(t + 16 * r) if valid else 0
-        if columns is not None:  # the shared attributes, then this row's values that are not None
-            row_attributes = PyDict_Copy(attributes)
-            for c in range(ncolumns):
-                value = (<list>values[c])[j]
-                if value is not None:
-                    PyDict_SetItem(row_attributes, keys[c], value)
-            if PyDict_GET_SIZE(row_attributes) == 0:
-                row_attributes = None
+        if columns is not None:
+            row_attributes = _row_attributes(attributes, template, first, keys, values, j)
         else:
             row_attributes = None if attributes is None else ((<list>attributes)[j] if per_row else attributes)
         dropped = _ZERO if dropped_attributes is None else dropped_attributes[j]

@@ -50,12 +50,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_GET_SIZE(object)
     int PyDict_Next(object, Py_ssize_t*, PyObject**, PyObject**)
 
-cdef extern from "_dict.h":
-    ctypedef struct fl_walk:
-        pass
-    void fl_walk_start(fl_walk*, object) noexcept
-    bint fl_walk_next(fl_walk*, PyObject**, PyObject**) noexcept
-    bint fl_dict_check(list) noexcept
+include "_dict.pxi"
 
 cdef extern from "_hex.h":
     uint64_t fl_le64(const uint8_t*) noexcept nogil
@@ -64,21 +59,6 @@ cdef extern from "_hex.h":
     const char* FL_HEX_DECODER
 
 HEX_DECODER = FL_HEX_DECODER.decode()  # which fl_hex_ids this build uses: vector, sse2 or swar
-
-
-def _dict_samples() -> list:
-    """Dicts of every kind `_dict.h` walks in place: str keys, other keys, deleted entries, sizes
-    up to an index of two bytes."""
-    samples = [{"traceparent": "00-x", "tracestate": "a=b"}, {b"x-b3-traceid": b"1", 2: None}]
-    for size in (5, 40, 300):
-        d = {f"k{i}": i for i in range(size)}
-        for i in range(0, size, 3):
-            del d[f"k{i}"]
-        samples += [d, {**d, (size, "t"): size}]
-    return samples
-
-
-DICT_WALK = fl_dict_check(_dict_samples())  # whether header dicts are read in place (see _dict.h)
 
 
 # ---------------------------------------------------------------- W3C traceparent

@@ -3,6 +3,8 @@
 # linear pass. Twin: _materialize_py.py.
 
 
+cdef object _TRACE_STATE = TraceState  # read as a C global, not looked up per state
+
 cdef enum:
     MAX_MEMBERS = 32  # W3C: more list-members than this discards the whole tracestate
 
@@ -83,7 +85,7 @@ cdef object _trace_state(object header, bint fast, list known):
         n = PyBytes_GET_SIZE(header)
     elif isinstance(header, str):
         if PyUnicode_KIND(header) != 1:
-            return DEFAULT_TRACE_STATE  # a character past U+00FF is in some member, and no member may hold it
+            return _DEFAULT_STATE  # a character past U+00FF is in some member, and no member may hold it
         p = <const uint8_t*>PyUnicode_DATA(header)
         n = len(<str>header)
     else:
@@ -101,19 +103,19 @@ cdef object _trace_state(object header, bint fast, list known):
             end -= 1  # the run starts with another character, so this stops there
         found = <const uint8_t*>memchr(p + i, 61, end - i)
         if found == NULL or len(members) == MAX_MEMBERS:
-            return DEFAULT_TRACE_STATE
+            return _DEFAULT_STATE
         eq = found - p
         if eq == i or not _valid_key(p + i, eq - i) or not _valid_value(p + eq + 1, end - eq - 1):
-            return DEFAULT_TRACE_STATE
+            return _DEFAULT_STATE
         value = _ascii(p + eq + 1, end - eq - 1)
         if PyDict_SetDefault(members, _key(p + i, eq - i, known), value) != <PyObject*>value:
-            return DEFAULT_TRACE_STATE  # a repeated key
+            return _DEFAULT_STATE  # a repeated key
         i = j
     if not members:
-        return DEFAULT_TRACE_STATE
+        return _DEFAULT_STATE
     if not fast:
         return TraceState(list(members.items()))
-    state = (<PyTypeObject*>TraceState).tp_new(TraceState, <PyObject*>_NO_ARGS, NULL)  # object.__new__
+    state = (<PyTypeObject*>_TRACE_STATE).tp_new(_TRACE_STATE, <PyObject*>_NO_ARGS, NULL)  # object.__new__
     state._dict = members
     return state
 
