@@ -106,8 +106,9 @@ def compact_rows(
     if block is None:
         block = _SCRATCH.block = bytearray()
     try:
-        columns = (trace_ids, span_ids, trace_flags, keep_invalid)
-        return compact.compact(*columns, max_links, dedupe, strategy, prefer_sampled, seed, block)
+        return compact.compact(
+            trace_ids, span_ids, trace_flags, keep_invalid, max_links, dedupe, strategy, prefer_sampled, seed, block
+        )
     finally:
         if len(block) > SCRATCH_MAX:
             _SCRATCH.block = bytearray()

@@ -270,6 +270,7 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     cdef list keys = None, values = None
     cdef Py_ssize_t ncolumns = 0, first = 0
     cdef dict template = None
+    cdef bint shared_key = False  # a column's key is a shared one too
 
     if not (isinstance(link_type, type) and PyType_IsSubtype(<PyTypeObject*>link_type, <PyTypeObject*>Link)):
         raise TypeError(f"make_links: link_type must be a Link subclass, got {link_type!r}")
@@ -284,15 +285,18 @@ def make_links(trace_ids, span_ids, trace_flags, is_remote, rows, list trace_sta
     if columns is not None:
         if per_row or not isinstance(attributes, dict):
             raise TypeError("make_links: per-row columns need the shared attributes as a dict")
-        keys = [key for key, _ in columns]
-        values = [list(vals) for _, vals in columns]
+        keys, values = [], []  # the kernel's own lists: `_row_attributes` reads them unchecked
+        for key, vals in columns:
+            vals = list(vals)
+            if len(<list>vals) != k:
+                raise ValueError(f"make_links: column {key!r} has {len(<list>vals)} values for {k} links")
+            keys.append(key)
+            values.append(vals)
+            shared_key = shared_key or key in attributes
         ncolumns = len(keys)
-        for c in range(ncolumns):
-            if len(<list>values[c]) != k:
-                raise ValueError(f"make_links: column {keys[c]!r} has {len(<list>values[c])} values for {k} links")
-        if DICT_WALK and not any(key in attributes for key in keys):  # each link's dict: a copy of
-            template = dict(attributes)  # the shared values and a placeholder for each column's,
-            first = len(template)        # set in place (`_row_attributes`)
+        if DICT_WALK and not shared_key:  # each link's dict: a copy of the shared values and a
+            template = dict(attributes)   # placeholder for each column's, set in place
+            first = len(template)         # (`_row_attributes`)
             for key in keys:
                 template[key] = None
     cdef list out = [None] * k  # not PyList_New's NULLs: Python code may run below (a Link subclass's __init__)

@@ -303,7 +303,7 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef list seq = carriers if type(carriers) is list else list(carriers)  # copied before Python code runs
     cdef Py_ssize_t i, n = len(seq), nformats = len(order)
     cdef list states = None
-    cdef _Headers h = _Headers(enabled, code)
+    cdef _Headers h = None  # the general path's reader, made when a carrier first needs it
     cdef NewColumns out
     cdef tuple arrays = _new_columns(n, True, &out)
     cdef uint8_t* t = out.t
@@ -342,6 +342,8 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
                 continue
         if seq is carriers:  # the general path may run Python code too
             seq = list(seq)
+        if h is None:
+            h = _Headers(enabled, code)
         h.reset(isinstance(carrier, (list, tuple)))
         if carrier is None:
             pass
