@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _attacks import colliding_ids  # tests/_attacks.py: on sys.path through benchmarks/conftest.py or run.py
+from _attacks import table_colliding_ids  # tests/_attacks.py: on sys.path through benchmarks/conftest.py or run.py
 from contenders import CAP, careful_links, careful_select, numpy_links, numpy_select, propagator_links
 from matrix import MATRIX_SIZES, WORKLOADS
 from matrix import build as matrix_case
@@ -141,8 +141,8 @@ def _compact(contender: str, n: int) -> Callable[[], Any]:
 
 
 def _crafted(contender: str, n: int) -> Callable[[], Any]:
-    """compact() on IDs a hostile producer crafted to collide in the public link hash."""
-    tids, sids = colliding_ids(n, same_hash=False)
+    """compact() on IDs a hostile producer crafted to land in one slot of the deduplication table."""
+    tids, sids = table_colliding_ids(n, same_hash=False)
     flags = np.ones(n, np.uint8)
     if contender == "C":
         ok = np.ones(n, bool)

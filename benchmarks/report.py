@@ -77,8 +77,8 @@ def report(results: dict[str, float], memory: dict[str, float], sizes: Sequence[
     )
     lines += [
         "",
-        "**compact, crafted IDs**: every row's link hash shares its low 32 bits "
-        "(`tests/_attacks.colliding_ids`), as a hostile producer can arrange",
+        "**compact, crafted IDs**: every row's deduplication-table hash shares its top 32 bits, so all "
+        "land in one slot (`tests/_attacks.table_colliding_ids`), as a hostile producer can arrange",
         "",
     ]
     lines += _table(

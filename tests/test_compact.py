@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from _attacks import colliding_ids
+from _attacks import colliding_ids, ids_with_link_hashes, table_colliding_ids
 from _budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,6 +102,7 @@ def test_implementations_are_identical(both, cols, max_links, strategy, seed):
         assert a[0].dtype == b[0].dtype == np.int64
         assert a[0].tobytes() == b[0].tobytes() == c[0].tobytes() and a[1:] == b[1:] == c[1:]
     assert compiled.link_hash(tids, sids).tobytes() == pure.link_hash(tids, sids).tobytes()
+    assert compiled.table_hash(tids, sids).tobytes() == pure.table_hash(tids, sids).tobytes()
     assert compiled.format_traceparents(tids, sids, flags) == pure.format_traceparents(tids, sids, flags)
 
 
@@ -286,20 +287,64 @@ def test_policy_rejects_bad_values(kwargs, error):
 
 
 @pytest.mark.parametrize("same_hash", [True, False], ids=["one-hash", "one-table-slot"])
-def test_crafted_hash_collisions_change_no_result(both, same_hash):
-    """The link hash is public, so headers can be crafted to collide in it (tests/_attacks.colliding_ids);
-    the compiled dedupe then switches to a secretly keyed hash, and must keep the same rows."""
+def test_rows_crafted_against_the_table_hash_change_no_result(both, same_hash):
+    """The deduplication table's hash is public, so headers can be crafted to land in one slot
+    (tests/_attacks.table_colliding_ids); the compiled dedupe then switches to a secretly keyed
+    hash, and must keep the same rows as the twin."""
     compiled, pure = both
-    tids, sids = colliding_ids(3000, same_hash=same_hash)
+    tids, sids = table_colliding_ids(3000, same_hash=same_hash)
+    hashes = compiled.table_hash(tids, sids)
+    assert len(np.unique(hashes if same_hash else hashes >> np.uint64(32))) == 1
     rows = np.r_[np.arange(3000), np.arange(0, 3000, 7), np.arange(5)]  # 434 repeats, in input order
     tids, sids = tids[rows], sids[rows]
     flags = (np.arange(len(rows)) % 2).astype(np.uint8)
-    hashes = compiled.link_hash(tids, sids)
-    assert len(np.unique(hashes if same_hash else hashes & np.uint64(0xFFFFFFFF))) == 1
     policy = LinkPolicy(max_links=100, seed=3)
     got = run(compiled, tids, sids, flags, policy)
     assert got[1:] == (0, 434, 3000 - 100)
     assert got[0].tolist() == run(pure, tids, sids, flags, policy)[0].tolist()
+
+
+@pytest.mark.parametrize("same_hash", [True, False], ids=["one-key", "low-half-shared"])
+@pytest.mark.parametrize("dedupe", [True, False])
+def test_rows_crafted_against_the_link_hash_rank_as_the_twin_ranks_them(both, same_hash, dedupe):
+    """The "consistent" cap ranks by the public link hash (tests/_attacks.colliding_ids): keys all
+    equal, or equal in their low half, take every pass of the compiled radix selection, and ties
+    go to the earliest rows, as in the twin."""
+    compiled, pure = both
+    tids, sids = colliding_ids(3000, same_hash=same_hash)
+    assert len(np.unique(compiled.link_hash(tids, sids) & np.uint64(0xFFFFFFFF))) == 1
+    rows = np.r_[np.arange(3000), np.arange(0, 3000, 7)]
+    tids, sids = tids[rows], sids[rows]
+    flags = (np.arange(len(rows)) % 3 == 0).astype(np.uint8)
+    for max_links in (1, 100, 1000, 2999):
+        policy = LinkPolicy(max_links=max_links, dedupe=dedupe)
+        got, want = run(compiled, tids, sids, flags, policy), run(pure, tids, sids, flags, policy)
+        assert got[0].tolist() == want[0].tolist() and got[1:] == want[1:]
+
+
+@SETTINGS
+@given(
+    n=st.integers(1, 400),
+    pool=st.integers(1, 400),
+    shared=st.integers(0, 8),
+    max_links=st.integers(1, 400),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_consistent_cap_over_keys_sharing_their_top_bytes(both, n, pool, shared, max_links, seed):
+    """Ranking keys that agree in their top `shared` bytes (the radix selection's every level) and
+    repeat (ties, from a pool of `pool` keys): the compiled cap keeps the rows the twin keeps. The
+    rows are built so that their link hashes are exactly those keys (the link hash is invertible)."""
+    compiled, pure = both
+    rng = np.random.default_rng(seed)
+    mask = np.uint64((1 << (64 - 8 * shared)) - 1 if shared < 8 else 0)
+    keys = rng.integers(0, 2**64, pool, dtype=np.uint64, endpoint=False)[rng.integers(0, pool, n)]
+    target = (keys & mask) | (np.uint64(0xA5A5A5A5A5A5A5A5) & ~mask)
+    tids, sids = ids_with_link_hashes(target)
+    assert compiled.link_hash(tids, sids).tobytes() == target.tobytes()
+    flags = np.ones(n, np.uint8)
+    policy = LinkPolicy(max_links=max_links, dedupe=False)
+    got, want = run(compiled, tids, sids, flags, policy), run(pure, tids, sids, flags, policy)
+    assert got[0].tolist() == want[0].tolist() and got[1:] == want[1:]
 
 
 def test_each_thread_keeps_its_compaction_scratch_and_lets_a_large_one_go(impl, monkeypatch):

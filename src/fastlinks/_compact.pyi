@@ -11,6 +11,11 @@ _U8 = npt.NDArray[np.uint8]
 def link_hash(trace_ids: _U8, span_ids: _U8) -> npt.NDArray[np.uint64]:
     """The documented 64-bit hash of each row's (trace ID, span ID)."""
 
+def table_hash(trace_ids: _U8, span_ids: _U8) -> npt.NDArray[np.uint64]:
+    """Each row's hash in the deduplication table (its top bits pick the slot): the row's three
+    big-endian words, the second rotated left by 21 and the third by 42, XOR-ed, times the golden
+    gamma. For tests and attack generators; results never depend on it."""
+
 def compact(
     trace_ids: _U8,
     span_ids: _U8,

@@ -70,6 +70,17 @@ cdef inline uint64_t _link_hash(const uint8_t* t, const uint8_t* s, uint64_t key
     return _mix(_mix(_mix(_be64(t) ^ key) ^ _be64(t + 8)) ^ _be64(s))
 
 
+cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
+cdef inline uint64_t _table_hash(const uint8_t* t, const uint8_t* s) noexcept nogil:
+    """Where a row goes in the deduplication table (its top bits): the row's three words, rotated
+    apart, times the golden gamma (a fifth of the documented hash's work; a table needs no more,
+    and rows crafted to collide in it only make `_dedupe` redo the pass on a keyed hash)."""
+    return (_be64(t) ^ _rotl(_be64(t + 8), 21) ^ _rotl(_be64(s), 42)) * GOLDEN
+
+
 def link_hash(trace_ids, span_ids):
     cdef const uint8_t* t = _data(trace_ids, -1, 16, "link_hash: trace_ids")
     cdef Py_ssize_t i, n = _rows_of(trace_ids)
@@ -82,61 +93,19 @@ def link_hash(trace_ids, span_ids):
     return out
 
 
+def table_hash(trace_ids, span_ids):
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, "table_hash: trace_ids")
+    cdef Py_ssize_t i, n = _rows_of(trace_ids)
+    cdef const uint8_t* s = _data(span_ids, n, 8, "table_hash: span_ids")
+    cdef cnp.ndarray out = _empty(n, 0, cnp.NPY_UINT64)
+    cdef uint64_t* h = <uint64_t*>cnp.PyArray_DATA(out)
+    with nogil:
+        for i in range(n):
+            h[i] = _table_hash(t + 16 * i, s + 8 * i)
+    return out
+
+
 # ---------------------------------------------------------------- compaction
-
-cdef struct _Ranked:
-    uint64_t key
-    int64_t row
-
-
-cdef extern from *:
-    """
-    /* (key, row) < (key, row), for rows >= 0: one 128-bit comparison where the compiler has one,
-       so no branch (random keys make a branch here miss half the time). */
-    static inline int fl_ranked_before(uint64_t ak, int64_t ar, uint64_t bk, int64_t br) {
-    #if defined(__SIZEOF_INT128__)
-        return (((unsigned __int128)ak << 64) | (uint64_t)ar) < (((unsigned __int128)bk << 64) | (uint64_t)br);
-    #else
-        return (ak < bk) | ((ak == bk) & (ar < br));
-    #endif
-    }
-    """
-    bint fl_ranked_before(uint64_t, int64_t, uint64_t, int64_t) noexcept nogil
-
-
-cdef inline bint _before(const _Ranked* a, const _Ranked* b) noexcept nogil:
-    """Strict total order (key, row) among rows of one tier: smaller is kept first."""
-    return fl_ranked_before(a.key, a.row, b.key, b.row)
-
-
-cdef void _sift_down(_Ranked* heap, Py_ssize_t size, _Ranked item) noexcept nogil:
-    """Put `item` at the root of a max-heap on _before (the worst kept row at heap[0]) and
-    move it down to its place, lifting the worse child into the hole at each level."""
-    cdef Py_ssize_t i = 0, child
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size:
-            child += _before(&heap[child], &heap[child + 1])
-        if not _before(&item, &heap[child]):
-            break
-        heap[i] = heap[child]
-        i = child
-    heap[i] = item
-
-
-cdef void _sift_up(_Ranked* heap, Py_ssize_t i) noexcept nogil:
-    cdef Py_ssize_t parent
-    cdef _Ranked item = heap[i]
-    while i > 0:
-        parent = (i - 1) // 2
-        if not _before(&heap[parent], &item):
-            break
-        heap[i] = heap[parent]
-        i = parent
-    heap[i] = item
-
 
 cdef enum:
     NO_MEMORY = -1
@@ -160,11 +129,14 @@ cdef Py_ssize_t _dedupe_pass(const uint8_t* tid, const uint8_t* sid, uint8_t* cl
     cdef Py_ssize_t j, i, cap = _table_cap(valid), duplicates = 0, steps = 0
     cdef uint64_t mask, slot
     cdef int32_t other
+    cdef int shift = 64
     memset(table, 0xFF, cap * sizeof(int32_t))
     mask = cap - 1
+    while (<Py_ssize_t>1 << (64 - shift)) < cap:
+        shift -= 1
     for j in range(valid):
         i = rows[j]
-        slot = hashes[i] & mask
+        slot = hashes[i] >> shift  # the top bits: a product's best mixed
         while True:
             other = table[slot]
             if other < 0:
@@ -191,8 +163,8 @@ cdef uint64_t _TABLE_KEY = int.from_bytes(os.urandom(8), "little")  # secret, fi
 cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, const uint64_t* hashes,
                         Py_ssize_t n, const int32_t* rows, Py_ssize_t valid, int32_t* table) noexcept nogil:
     """Marks every later repeat of the valid rows (listed in `rows`) as dropped (cls 0) and returns
-    their number, or NO_MEMORY. The link hash is public, so headers from an attacker can be made to
-    collide and turn probing quadratic; when probing takes far longer than random IDs ever need,
+    their number, or NO_MEMORY. The table hash is public, so headers from an attacker can be made to
+    collide in it and turn probing quadratic; when probing takes far longer than random IDs ever need,
     the pass is redone on a hash keyed with a per-process secret. The rows marked are the same
     either way."""
     cdef Py_ssize_t j, result
@@ -210,44 +182,114 @@ cdef Py_ssize_t _dedupe(const uint8_t* tid, const uint8_t* sid, uint8_t* cls, co
     return result
 
 
-cdef void _best(const int32_t* rows, Py_ssize_t count, Py_ssize_t stride, Py_ssize_t k, _Ranked* heap,
-                int strategy, Py_ssize_t n, const uint64_t* hashes, uint64_t seed) noexcept nogil:
-    """The `k` best of `count` rows of one tier (rows[0], rows[stride], ...) by (strategy key, row),
-    into heap[0:k]; 0 < k < count."""
-    cdef Py_ssize_t j, size = 0
-    cdef _Ranked item
+cdef enum:
+    FEW = 24  # keys left in question that `_kth_key` sorts rather than splits again
+
+
+@cython.cdivision(True)
+cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int32_t* part,
+                       Py_ssize_t* ties) noexcept nogil:
+    """The k-th smallest of keys[0:count] (0 < k <= count), and in `ties` how many keys equal to it
+    are among the k smallest. Radix selection a byte at a time from the top: each pass counts the
+    keys still in question by their next byte and keeps the one bucket the k-th falls in, so it
+    takes at most 8 passes whatever the keys (random ones leave a few after the first); `part`
+    (room for `count`) lists the keys still in question."""
+    cdef Py_ssize_t counts[256]
+    cdef Py_ssize_t j, m, kept, below, need = k
+    cdef int shift = 56, b
+    cdef uint64_t top
+    cdef int32_t idx
+    memset(counts, 0, sizeof(counts))  # the first pass reads the keys in place
     for j in range(count):
-        item.row = rows[j * stride]
-        if strategy == FIRST:
-            item.key = <uint64_t>item.row
-        elif strategy == LAST:
-            item.key = <uint64_t>(n - 1 - item.row)
-        elif strategy == RANDOM:
-            item.key = _mix(seed + <uint64_t>item.row * GOLDEN)
+        counts[keys[j] >> 56] += 1
+    below = 0
+    b = 0
+    while below + counts[b] < need:
+        below += counts[b]
+        b += 1
+    need -= below
+    m = 0
+    for j in range(count):
+        part[m] = <int32_t>j
+        m += <int>((keys[j] >> 56) == <uint64_t>b)
+    shift = 48
+    while True:
+        if m <= FEW:  # the rest in order: insertion sort of the few keys left
+            for j in range(1, m):
+                idx = part[j]
+                kept = j
+                while kept > 0 and keys[part[kept - 1]] > keys[idx]:
+                    part[kept] = part[kept - 1]
+                    kept -= 1
+                part[kept] = idx
+            top = keys[part[need - 1]]
+            ties[0] = 0
+            for j in range(need):
+                ties[0] += keys[part[j]] == top
+            return top
+        memset(counts, 0, sizeof(counts))
+        for j in range(m):
+            counts[(keys[part[j]] >> shift) & 0xFF] += 1
+        below = 0
+        b = 0
+        while below + counts[b] < need:
+            below += counts[b]
+            b += 1
+        need -= below
+        kept = 0
+        for j in range(m):  # the bucket's keys, listed without a branch
+            idx = part[j]
+            part[kept] = idx
+            kept += <int>(((keys[idx] >> shift) & 0xFF) == <uint64_t>b)
+        m = kept
+        if shift == 0:  # every key left is the same: the k-th
+            ties[0] = need
+            return keys[part[0]]
+        shift -= 8
+
+
+cdef void _pick(const int32_t* rows, Py_ssize_t count, Py_ssize_t stride, Py_ssize_t k, uint8_t* cls,
+                int strategy, Py_ssize_t n, const uint8_t* t, const uint8_t* s, uint64_t seed,
+                uint64_t* keys, int32_t* part) noexcept nogil:
+    """Marks (cls 1) the `k` best of `count` rows of one tier (rows[0], rows[stride], ..., in row
+    order) by (strategy key, row); 0 < k < count. `keys` and `part` have room for `count`."""
+    cdef Py_ssize_t j, ties, row
+    cdef uint64_t kth, key
+    if strategy == FIRST:  # the key rises with the row: the first k
+        for j in range(k):
+            cls[rows[j * stride]] = 1
+        return
+    if strategy == LAST:
+        for j in range(count - k, count):
+            cls[rows[j * stride]] = 1
+        return
+    for j in range(count):
+        row = rows[j * stride]
+        if strategy == RANDOM:
+            keys[j] = _mix(seed + <uint64_t>row * GOLDEN)
         else:
-            item.key = hashes[item.row]
-        if size < k:
-            heap[size] = item
-            _sift_up(heap, size)
-            size += 1
-        elif _before(&item, &heap[0]):
-            _sift_down(heap, size, item)
+            keys[j] = _link_hash(t + 16 * row, s + 8 * row)
+    kth = _kth_key(keys, count, k, part, &ties)
+    for j in range(count):  # below the k-th, or equal to it among the first `ties` such rows
+        key = keys[j]
+        cls[rows[j * stride]] = key < kth
+        if key == kth and ties > 0:  # rare: the k-th itself, and any rows sharing its key
+            cls[rows[j * stride]] = 1
+            ties -= 1
 
 
-cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes, Py_ssize_t n, Py_ssize_t k,
-                     int strategy, bint prefer_sampled, uint64_t seed, int32_t* order) noexcept nogil:
+cdef Py_ssize_t _cap(const uint8_t* t, const uint8_t* s, const uint8_t* flags, uint8_t* cls, Py_ssize_t n,
+                     Py_ssize_t k, int strategy, bint prefer_sampled, uint64_t seed, int32_t* order,
+                     uint64_t* keys, int32_t* part) noexcept nogil:
     """Keep the `k` best candidates (cls != 0) by (tier, strategy key, row); clear the others' cls.
     Tier 0 is a valid row (sampled, when preferred), 1 an unsampled one, 2 an invalid one kept for
     its data. The rows are sorted into tiers first without a branch on the data (a batch's sampled
     rows come in no order, so a branch there was mispredicted for about every other row); only the
-    tier the cap cuts through is ranked. `order` has room for n rows. Returns the rows kept, or -1
-    when the heap cannot be allocated."""
+    tier the cap cuts through is ranked (`_pick`). `order`, `keys` and `part` have room for n
+    rows. Returns the rows kept."""
     cdef Py_ssize_t i, j, tier, count, stride, m0 = 0, m1 = 0, m2 = 0, room = k
     cdef uint8_t one, low, prefer = 1 if prefer_sampled else 0
     cdef const int32_t* rows
-    cdef _Ranked* heap = <_Ranked*>PyMem_RawMalloc((k + 1) * sizeof(_Ranked))
-    if heap == NULL:
-        return -1
     for i in range(n):  # tier 0 from the front of `order`, tier 1 from its back (never crossing)
         one = cls[i] == 1
         low = prefer & ~flags[i] & 1
@@ -275,11 +317,8 @@ cdef Py_ssize_t _cap(const uint8_t* flags, uint8_t* cls, const uint64_t* hashes,
                 cls[rows[j * stride]] = 1
             room -= count
         else:
-            _best(rows, count, stride, room, heap, strategy, n, hashes, seed)
-            for j in range(room):
-                cls[heap[j].row] = 1
+            _pick(rows, count, stride, room, cls, strategy, n, t, s, seed, keys, part)
             room = 0
-    PyMem_RawFree(heap)
     return k - room
 
 
@@ -296,10 +335,10 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     if known is None:
         raise ValueError(f"compact: strategy must be one of first, last, random, consistent; got {strategy!r}")
     cdef int strat = known
-    cdef bint hashed = dedupe or strat == CONSISTENT
     cdef Py_ssize_t i, valid = 0, invalid = 0, duplicates = 0, candidates, kept
     cdef uint8_t* cls
     cdef int32_t* order
+    cdef int32_t* part
     cdef uint8_t ok, kept_invalid
     cdef uint64_t* hashes = NULL
     if keep_invalid is not None:
@@ -310,10 +349,11 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     if n > 0x7FFFFFFF:
         raise ValueError("compact: at most 2**31 - 1 rows at once")
 
-    # one block: n hashes (only when needed), n row numbers (the valid rows for deduplication, then
-    # the cap's tiers), n classes (0 dropped, 1 valid, 2 invalid but kept), then the deduplication
-    # table, with room for every row being valid; in `scratch` when given
-    cdef Py_ssize_t work_bytes = (n * (13 if hashed else 5) + 8) & ~7
+    # one block: n words (the table hashes, then the cap's ranking keys), n row numbers (the valid
+    # rows for deduplication, then the cap's tiers), n more (the ranking's), n classes (0 dropped,
+    # 1 valid, 2 invalid but kept), then the deduplication table, with room for every row being
+    # valid; in `scratch` when given
+    cdef Py_ssize_t work_bytes = (n * 17 + 8) & ~7
     cdef Py_ssize_t need = work_bytes + (<Py_ssize_t>sizeof(int32_t) * _table_cap(n) if dedupe else 0)
     cdef uint8_t* work
     if scratch is not None:
@@ -325,10 +365,10 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
         if work == NULL:
             raise MemoryError()
     try:
-        if hashed:
-            hashes = <uint64_t*>work
-        order = <int32_t*>(work + (8 * n if hashed else 0))
-        cls = <uint8_t*>(order + n)
+        hashes = <uint64_t*>work
+        order = <int32_t*>(work + 8 * n)
+        part = order + n
+        cls = <uint8_t*>(part + n)
         with nogil:
             for i in range(n):  # no branch on the row (5% malformed missed a prediction each)
                 ok = _nonzero(t + 16 * i, 16) & _nonzero(s + 8 * i, 8)
@@ -337,32 +377,35 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
                 order[valid] = <int32_t>i  # the valid rows listed, for deduplication
                 valid += ok
                 invalid += (ok | kept_invalid) ^ 1
-                if hashed:  # every row's, without a branch (a dropped row's is never read)
-                    hashes[i] = _link_hash(t + 16 * i, s + 8 * i)
+                if dedupe:  # every row's, without a branch (a dropped row's is never read)
+                    hashes[i] = _table_hash(t + 16 * i, s + 8 * i)
             if dedupe and valid:
                 duplicates = _dedupe(t, s, cls, hashes, n, order, valid, <int32_t*>(work + work_bytes))
             candidates = n - invalid - duplicates
             kept = candidates
             if duplicates >= 0 and candidates > max_links:
-                kept = _cap(f, cls, hashes, n, max_links, strat, prefer_sampled, seed, order)
-        if duplicates < 0 or kept < 0:
+                kept = _cap(t, s, f, cls, n, max_links, strat, prefer_sampled, seed, order, hashes, part)
+        if duplicates < 0:
             raise MemoryError()
-        return _marked_rows(cls, n, kept), invalid, duplicates, candidates - kept
+        return _marked_rows(cls, n, kept, order), invalid, duplicates, candidates - kept
     finally:
         if scratch is None:
             PyMem_RawFree(work)
 
 
-cdef cnp.ndarray _marked_rows(const uint8_t* cls, Py_ssize_t n, Py_ssize_t count):
-    """The positions of the `count` non-zero entries of cls[0:n], ascending, as an int64 array."""
+cdef cnp.ndarray _marked_rows(const uint8_t* cls, Py_ssize_t n, Py_ssize_t count, int32_t* listed):
+    """The positions of the `count` non-zero entries of cls[0:n], ascending, as an int64 array;
+    listed in `listed` (room for n) first, without a branch on the data (the kept rows lie
+    anywhere: a branch here missed about twice per kept row)."""
     cdef cnp.ndarray out = _empty(count, 0, cnp.NPY_INT64)
     cdef int64_t* rows = <int64_t*>cnp.PyArray_DATA(out)
     cdef Py_ssize_t i, j = 0
     with nogil:
         for i in range(n):
-            if cls[i]:
-                rows[j] = i
-                j += 1
+            listed[j] = <int32_t>i
+            j += cls[i] != 0
+        for j in range(count):
+            rows[j] = listed[j]
     return out
 
 

@@ -28,13 +28,28 @@ def _be64(columns: np.ndarray, start: int) -> np.ndarray:
     return np.ascontiguousarray(columns[:, start : start + 8]).view(">u8").ravel().astype(np.uint64)
 
 
-def link_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+def _words(what: str, trace_ids: np.ndarray, span_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each row's three big-endian words: trace ID high, trace ID low, span ID."""
     n = len(trace_ids)
     if n and (trace_ids.shape[1] != 16 or span_ids.shape != (n, 8)):
-        raise ValueError("link_hash needs (N, 16) trace IDs and (N, 8) span IDs")
+        raise ValueError(f"{what} needs (N, 16) trace IDs and (N, 8) span IDs")
     if n == 0:
-        return np.empty(0, dtype=np.uint64)
-    return _mix(_mix(_mix(_be64(trace_ids, 0)) ^ _be64(trace_ids, 8)) ^ _be64(span_ids, 0))
+        return (np.empty(0, dtype=np.uint64),) * 3
+    return _be64(trace_ids, 0), _be64(trace_ids, 8), _be64(span_ids, 0)
+
+
+def link_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
+    high, low, span = _words("link_hash", trace_ids, span_ids)
+    return _mix(_mix(_mix(high) ^ low) ^ span)
+
+
+def table_hash(trace_ids: np.ndarray, span_ids: np.ndarray) -> np.ndarray:
+    high, low, span = _words("table_hash", trace_ids, span_ids)
+    return (high ^ _rotl(low, 21) ^ _rotl(span, 42)) * _GOLDEN
 
 
 def compact(
