@@ -280,6 +280,31 @@ def test_tracestates_read_as_the_api_parser_reads_them(impl, parts, pad):
     assert slow.to_header() == states[0].to_header()
 
 
+_FEW_MEMBERS = st.lists(
+    st.tuples(st.sampled_from(["ot", "vendor", "k@t", "A"]), st.sampled_from(["th:8", "acme", "v", "x y", "=", ""])),
+    max_size=4,
+)
+
+
+@given(batch=st.lists(st.tuples(_FEW_MEMBERS, st.booleans()), max_size=12))
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_batch_of_headers_sharing_their_keys_reads_as_each_alone(impl, batch):
+    """Headers of one batch mostly repeat one vendor's keys with other values; the compiled kernel
+    builds such a state from the last one's members. Each state still reads as its header alone
+    (the API's parser), holds its own members, and leaves the states before it as they were."""
+    headers = [
+        ",".join(f"{k}={v}" for k, v in members).encode() if raw else ",".join(f"{k}={v}" for k, v in members)
+        for members, raw in batch
+    ]
+    expected = [
+        list(TraceState.from_header([_w3c_members(h if isinstance(h, str) else h.decode())]).items()) for h in headers
+    ]
+    states = impl.trace_states(headers, range(len(headers)), True)
+    assert [list(state.items()) for state in states] == expected
+    assert len({id(state._dict) for state in states if state}) == sum(1 for state in states if state)
+    assert [list(state.items()) for state in impl.trace_states(headers, range(len(headers)), False)] == expected
+
+
 @pytest.mark.parametrize("header", [1, bytearray(b"a=1"), ["a=1"]])
 def test_a_tracestate_header_that_is_not_str_or_bytes_is_refused(impl, header):
     with pytest.raises(TypeError, match="tracestate header must be str or bytes"):

@@ -73,13 +73,56 @@ cdef str _key(const uint8_t* p, Py_ssize_t n, list known):
     return <str>key
 
 
-cdef object _trace_state(object header, bint fast, list known):
+cdef struct _Member:  # one list-member of a header: where its key and its value are
+    Py_ssize_t key, key_len, value, value_len
+
+
+cdef class _Last:
+    """The members of the last TraceState a call made: its dict (never changed: a state holds it),
+    and its keys and values in order. A batch's headers mostly repeat one vendor's keys in one
+    order with values that differ per trace, so the next dict is a copy of this one with the
+    changed values set in place, and an unchanged value is the same str."""
+    cdef dict members
+    cdef list keys, values
+
+    cdef object follow(self, const uint8_t* p, const _Member* m, Py_ssize_t count):
+        """The members dict for the header `p` (members `m`) from the last one, when its keys are
+        the last one's in the same order; None when they are not."""
+        cdef Py_ssize_t k
+        cdef dict members
+        if self.keys is None or len(self.keys) != count:
+            return None
+        for k in range(count):
+            key = self.keys[k]
+            if PyUnicode_GET_LENGTH(key) != m[k].key_len or memcmp(PyUnicode_DATA(key), p + m[k].key, m[k].key_len):
+                return None
+        members = PyDict_Copy(self.members)
+        for k in range(count):
+            value = self.values[k]
+            if PyUnicode_GET_LENGTH(value) == m[k].value_len \
+                    and memcmp(PyUnicode_DATA(value), p + m[k].value, m[k].value_len) == 0:
+                continue
+            value = _ascii(p + m[k].value, m[k].value_len)
+            self.values[k] = value
+            if not fl_dict_replace(members, k, <PyObject*>self.keys[k], <PyObject*>value):
+                members[self.keys[k]] = value
+        self.members = members
+        return members
+
+    cdef void keep(self, dict members):
+        self.members = members
+        self.keys = list(members)
+        self.values = list(members.values())
+
+
+cdef object _trace_state(object header, bint fast, list known, _Last last):
     """One header's TraceState, as the twin's regular expressions read it: members are the runs
     from a character that is not `,`, space or tab to the next comma, trailing spaces and tabs
     cut; a bad or repeated member, or a 33rd, gives the empty TraceState at once (so the work
     is linear in the header, however long)."""
     cdef const uint8_t* p
-    cdef Py_ssize_t i = 0, j, end, eq, n
+    cdef Py_ssize_t i = 0, j, end, eq, n, k, count = 0
+    cdef _Member m[MAX_MEMBERS]
     if isinstance(header, bytes):  # read as its latin-1 text, which has these very bytes
         p = <const uint8_t*>PyBytes_AS_STRING(header)
         n = PyBytes_GET_SIZE(header)
@@ -91,7 +134,6 @@ cdef object _trace_state(object header, bint fast, list known):
     else:
         raise TypeError(f"trace_states: a tracestate header must be str or bytes, got {type(header).__name__}")
     cdef const uint8_t* found
-    cdef dict members = {}
     while i < n:
         if p[i] == 44 or p[i] == 32 or p[i] == 9:
             i += 1
@@ -102,19 +144,26 @@ cdef object _trace_state(object header, bint fast, list known):
         while p[end - 1] == 32 or p[end - 1] == 9:
             end -= 1  # the run starts with another character, so this stops there
         found = <const uint8_t*>memchr(p + i, 61, end - i)
-        if found == NULL or len(members) == MAX_MEMBERS:
+        if found == NULL or count == MAX_MEMBERS:
             return _DEFAULT_STATE
         eq = found - p
         if eq == i or not _valid_key(p + i, eq - i) or not _valid_value(p + eq + 1, end - eq - 1):
             return _DEFAULT_STATE
-        value = _ascii(p + eq + 1, end - eq - 1)
-        if PyDict_SetDefault(members, _key(p + i, eq - i, known), value) != <PyObject*>value:
-            return _DEFAULT_STATE  # a repeated key
+        m[count].key, m[count].key_len, m[count].value, m[count].value_len = i, eq - i, eq + 1, end - eq - 1
+        count += 1
         i = j
-    if not members:
+    if count == 0:
         return _DEFAULT_STATE
+    members = last.follow(p, m, count)
+    if members is None:
+        members = {}
+        for k in range(count):
+            value = _ascii(p + m[k].value, m[k].value_len)
+            if PyDict_SetDefault(members, _key(p + m[k].key, m[k].key_len, known), value) != <PyObject*>value:
+                return _DEFAULT_STATE  # a repeated key
+        last.keep(<dict>members)
     if not fast:
-        return TraceState(list(members.items()))
+        return TraceState(list((<dict>members).items()))
     state = (<PyTypeObject*>_TRACE_STATE).tp_new(_TRACE_STATE, <PyObject*>_NO_ARGS, NULL)  # object.__new__
     state._dict = members
     return state
@@ -122,6 +171,7 @@ cdef object _trace_state(object header, bint fast, list known):
 
 def trace_states(list headers, rows, bint fast):
     cdef list out = [], known = []
+    cdef _Last members = _Last()
     cdef Py_ssize_t r  # a C index: headers[r] without an int object's lookup (negative ones count from the end)
     last = state = None
     for row in rows:
@@ -131,7 +181,7 @@ def trace_states(list headers, rows, bint fast):
             out.append(None)
             continue
         if raw is not last:  # a header object the previous row did not share
-            state = _trace_state(raw, fast, known)
+            state = _trace_state(raw, fast, known, members)
             last = raw
         out.append(state)
     return out
