@@ -159,6 +159,34 @@ def test_each_link_gets_its_own_attribute_dict_as_the_twin_builds_it(both, share
     assert shared.get("messaging.message.id") is None
 
 
+class _Str(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["m0", "m1", None, b"k", 3, 2.5, True, ("a",), ["b"]],
+        tuple(f"m{i}" for i in range(300)),
+        [_Str("a"), "a", 1, 1.0, False, None, b"", (), [], frozenset(), object, 2**70, 3j],  # past eight types
+        range(5),
+    ],
+    ids=["empty", "mixed list", "tuple", "thirteen types", "an iterator"],
+)
+def test_a_column_snapshot_is_a_copy_and_its_types_as_the_twin_reads_them(both, values):
+    """`snapshot` copies a per-row column and notes its value types in one pass: the same list and
+    types as the twin, and a copy the caller's later changes do not reach."""
+    compiled, pure = both
+    given = values
+    copy, kinds = compiled.snapshot(given if isinstance(given, (list, tuple)) else iter(given))
+    assert (copy, kinds) == pure.snapshot(given) and [type(v) for v in copy] == [type(v) for v in given]
+    assert type(copy) is list and copy is not given and kinds == frozenset(type(v) for v in given)
+    if isinstance(given, list) and given:
+        given[0] = "changed"
+        assert copy[0] != "changed"
+
+
 @pytest.mark.parametrize(
     ("attributes", "error", "word"),
     [

@@ -90,8 +90,7 @@ def column(key: str, value: Sequence[Any] | np.ndarray, n: int) -> list[Any] | n
             raise TypeError(f"attributes[{key!r}]: unsupported array dtype {value.dtype}")
         out: list[Any] | np.ndarray = value.copy()
     else:
-        out = list(value)
-        kinds = _kernels.materialize.value_types(out)
+        out, kinds = _kernels.materialize.snapshot(value)
         if not kinds <= _ROW_TYPES:
             bad = next(t for t in kinds if t not in _ROW_TYPES)
             raise TypeError(f"attributes[{key!r}]: unsupported value type {bad.__name__} in a per-row column")

@@ -48,6 +48,10 @@ def trace_states(headers: list[str | bytes | None], rows: Iterable[int], fast: b
 def format_traceparents(trace_ids: _U8, span_ids: _U8, trace_flags: _U8) -> list[str]:
     """Render each row as a version-00 traceparent."""
 
+def snapshot(values: Iterable[object]) -> tuple[list[object], frozenset[type]]:
+    """A list copy of a per-row attribute column and the exact types of its values, from a list or
+    tuple in one pass (each value touched once)."""
+
 def value_types(values: list[object]) -> frozenset[type]:
     """The exact types of the values in a per-row attribute column (subclasses are their own)."""
 

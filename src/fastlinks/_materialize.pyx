@@ -363,6 +363,53 @@ def format_traceparents(trace_ids, span_ids, trace_flags):
     return out
 
 
+cdef extern from "Python.h":
+    list PyList_New(Py_ssize_t)
+    Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(object)
+    PyObject* _tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)  # borrowed
+    void _incref "Py_INCREF"(PyObject*)
+    void _list_set "PyList_SET_ITEM"(object, Py_ssize_t, PyObject*)  # steals a reference
+
+cdef enum:
+    FEW_TYPES = 8  # distinct value types `snapshot` notes while it copies
+
+
+def snapshot(values):
+    cdef Py_ssize_t i, k, n, distinct = 0
+    cdef PyTypeObject* kinds[FEW_TYPES]
+    cdef PyTypeObject* kind
+    cdef PyTypeObject* last = NULL
+    cdef PyObject* item
+    cdef bint is_list = type(values) is list, more = False
+    if not is_list and type(values) is not tuple:
+        out = list(values)
+        return out, value_types(out)
+    n = PyList_GET_SIZE(values) if is_list else _tuple_size(values)
+    cdef list copy = PyList_New(n)  # its empty items all set below, before any Python code can run
+    for i in range(n):  # copied and typed in one pass, each value touched once
+        item = PyList_GET_ITEM(values, i) if is_list else _tuple_item(values, i)
+        _incref(item)
+        _list_set(copy, i, item)
+        kind = Py_TYPE(item)
+        if kind != last:  # runs of one type cost a pointer comparison each
+            last = kind
+            k = 0
+            while k < distinct and kinds[k] != kind:
+                k += 1
+            if k == distinct:
+                if distinct < FEW_TYPES:
+                    kinds[distinct] = kind
+                    distinct += 1
+                else:
+                    more = True
+    if more:
+        return copy, value_types(copy)
+    seen = set()  # held by the copy's values from here: a metaclass's __hash__ may run Python code
+    for k in range(distinct):
+        seen.add(<object>kinds[k])
+    return copy, frozenset(seen)
+
+
 def value_types(list values):
     cdef set seen = set()
     cdef PyTypeObject* last = NULL  # held by `seen` once set

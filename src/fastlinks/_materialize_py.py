@@ -111,6 +111,11 @@ def format_traceparents(trace_ids, span_ids, trace_flags) -> list[str]:
     ]
 
 
+def snapshot(values):
+    out = list(values)
+    return out, frozenset(map(type, out))
+
+
 def value_types(values):
     return frozenset(map(type, values))
 

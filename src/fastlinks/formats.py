@@ -42,6 +42,7 @@ _OFFICIAL = {  # (module, class) of the official propagators -> the format that 
 }
 _logger = logging.getLogger("fastlinks")
 _last: tuple[object, tuple[str, ...] | None] = (None, None)  # the last global propagator seen, resolved
+_CHECKED: dict[tuple[str, ...], tuple[str, ...]] = {}  # explicit formats= tuples already checked
 
 
 def formats_of(propagator: TextMapPropagator) -> tuple[str, ...] | None:
@@ -64,7 +65,15 @@ def formats_of(propagator: TextMapPropagator) -> tuple[str, ...] | None:
 
 
 def check_formats(formats: Iterable[str] | str) -> tuple[str, ...]:
-    """An explicit `formats=` as a tuple, with `baggage` dropped; ValueError naming an unknown one."""
+    """An explicit `formats=` as a tuple, with `baggage` dropped; ValueError naming an unknown one.
+    A tuple of exact strs is checked once (a caller passes the same one with every batch)."""
+    if type(formats) is tuple:
+        found = _CHECKED.get(formats)
+        if found is not None:
+            return found
+        if len(_CHECKED) < 64 and all(type(name) is str for name in formats):
+            found = _CHECKED[formats] = check_formats(list(formats))
+            return found
     if isinstance(formats, str):
         formats = [part.strip() for part in formats.split(",") if part.strip()]
     out = []

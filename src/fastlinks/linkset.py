@@ -108,10 +108,10 @@ class LinkSet(Sequence[Link]):
     @classmethod
     def _with_attributes(cls, columns: Columns, attributes: Mapping[str, Any] | None) -> LinkSet:
         """A LinkSet of a kernel's new columns, with the caller's attributes checked and split."""
-        if attributes is None:
-            return LinkSet(columns=columns)
         shared, per_row = _attributes.split(attributes, len(columns.trace_ids))
-        return LinkSet(columns=columns, shared=shared, per_row=per_row)
+        made = LinkSet.__new__(LinkSet)  # checked here: without the keyword constructor's call
+        made._fill(columns, shared, per_row, None)
+        return made
 
     @classmethod
     def from_arrays(
@@ -287,9 +287,17 @@ class LinkSet(Sequence[Link]):
         """The compaction kernel over this set: kept rows, then invalid, duplicate, over-cap counts."""
         if keep_invalid is None and policy.keep_invalid_with_attributes:
             keep_invalid = self._carries_data()
-        columns = (self.trace_ids, self.span_ids, self.trace_flags, keep_invalid, policy.link_limit)
-        rules = (policy.dedupe, policy.strategy, policy.prefer_sampled, self._seed(policy))
-        return _kernels.compact_rows(*columns, *rules)
+        return _kernels.compact_rows(
+            self.trace_ids,
+            self.span_ids,
+            self.trace_flags,
+            keep_invalid,
+            policy.link_limit,
+            policy.dedupe,
+            policy.strategy,
+            policy.prefer_sampled,
+            self._seed(policy),
+        )
 
     @staticmethod
     def _seed(policy: LinkPolicy) -> int:
