@@ -78,6 +78,15 @@ def test_stats_that_break_the_identity_are_refused(counts):
         CompactionStats._make(counts)
 
 
+def test_a_kernels_counts_that_do_not_add_up_are_refused():
+    """compact() builds its stats from the kernel's counts checking only their sum (the kernel's
+    own ints, never negative); a sum that is off still raises, naming the counts."""
+    assert CompactionStats._counted(10, 1, 2, 3, 4) == CompactionStats(10, 1, 2, 3, 4)
+    assert type(CompactionStats._counted(10, 1, 2, 3, 4)) is CompactionStats
+    with pytest.raises(ValueError, match="input"):
+        CompactionStats._counted(10, 1, 2, 3, 5)
+
+
 def test_stats_replace_is_checked_too():
     with pytest.raises(ValueError, match="input"):
         CompactionStats(3, 1, 0, 0, 2)._replace(kept=5)

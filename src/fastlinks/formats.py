@@ -121,8 +121,10 @@ def parse(
 ) -> Columns:
     """The carriers' columns, read in `formats` (None: as the global propagator reads them), each
     through `getter` when one is given."""
-    check_repeated(repeated)
-    check_getter(getter)
+    if repeated != "last":  # the default needs no check
+        check_repeated(repeated)
+    if getter is not None:
+        check_getter(getter)
     if formats is not None:
         found = check_formats(formats)
     else:

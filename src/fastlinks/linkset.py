@@ -250,7 +250,7 @@ class LinkSet(Sequence[Link]):
         kept, invalid, duplicates, over = self._select(policy)
         before = self.stats
         if before is None:
-            stats = CompactionStats(len(self), invalid, duplicates, over, len(kept))
+            stats = CompactionStats._counted(len(self.trace_ids), invalid, duplicates, over, len(kept))
         else:
             dropped = (before.invalid + invalid, before.duplicates + duplicates, before.over_limit + over)
             stats = CompactionStats(before.input, *dropped, len(kept))
@@ -375,7 +375,7 @@ class LinkSet(Sequence[Link]):
         return self._links(np.array([i % n], dtype=np.int64))[0]
 
     def __iter__(self) -> Iterator[Link]:
-        n = len(self)
+        n = len(self.trace_ids)
         if n <= _CHUNK:  # one list, no generator between the caller and the Links
             return iter(self._links(None))
         chunks = (np.arange(start, min(start + _CHUNK, n), dtype=np.int64) for start in range(0, n, _CHUNK))

@@ -52,6 +52,14 @@ class CompactionStats(_Counts):
         return super().__new__(cls, *(int(value) for value in counts))
 
     @classmethod
+    def _counted(cls, input: int, invalid: int, duplicates: int, over_limit: int, kept: int) -> CompactionStats:
+        """What a compaction kernel counted: ints of its own making, never negative, so only their
+        sum is checked (a third of the constructor's time, once per compaction)."""
+        if input != invalid + duplicates + over_limit + kept:
+            return cls(input, invalid, duplicates, over_limit, kept)  # raises, naming the counts
+        return tuple.__new__(cls, (input, invalid, duplicates, over_limit, kept))
+
+    @classmethod
     def _make(cls, iterable: Iterable[Any]) -> CompactionStats:  # type: ignore[override]
         return cls(*iterable)
 
