@@ -218,6 +218,19 @@ def test_a_dict_reads_the_same_however_cpython_lays_it_out(impl, formats):
     assert dicts[0].any()
 
 
+@pytest.mark.parametrize("formats", [("tracecontext",), ("tracecontext", "b3multi")])
+def test_header_names_read_the_same_whether_interned_or_made_at_run_time(impl, formats):
+    """The W3C names as propagators write them (interned strs) match at once in the compiled kernel;
+    the same names made at run time, in another case or as bytes take the full comparison, and
+    every one reads alike."""
+    made = "".join(["trace", "parent"]), "".join(["trace", "state"])
+    assert made[0] is not sys.intern("traceparent") and made[1] is not sys.intern("tracestate")
+    names = [("traceparent", "tracestate"), made, ("TraceParent", "TRACESTATE"), (b"traceparent", b"tracestate")]
+    carriers = [{tp: VALID, ts: "k=v"} for tp, ts in names] + [[(tp, VALID), (ts, "k=v")] for tp, ts in names]
+    columns = impl.parse_carriers(carriers, formats)
+    assert columns.trace_ids.any(axis=1).all() and columns.trace_states == ["k=v"] * len(carriers)
+
+
 @pytest.mark.skipif(
     sys.implementation.name != "cpython"
     or not (3, 11) <= sys.version_info[:2] <= (3, 13)

@@ -54,12 +54,17 @@ cdef extern from *:
 
 
 cdef uint64_t _TRACEPAR = fl_le64(<const uint8_t*>b"tracepar")
+# the names as W3C's propagator writes them (interned strs): a name that is one of them matches at once
+cdef str _TRACEPARENT_NAME = sys.intern("traceparent")
+cdef str _TRACESTATE_NAME = sys.intern("tracestate")
 
 
 cdef inline bint _is_traceparent(PyObject* key) noexcept:
     """A str or bytes name matching `traceparent` ASCII case-insensitively: the most common name, in
     fewer steps than `_slot`."""
     cdef const uint8_t* p
+    if key == <PyObject*>_TRACEPARENT_NAME:
+        return True
     if PyUnicode_Check(key):
         if PyUnicode_GET_LENGTH(key) != 11 or PyUnicode_KIND_PTR(key) != 1:
             return False
@@ -135,6 +140,8 @@ cdef inline int _slot(PyObject* key, int enabled) noexcept:
     """The slot of a header name (str or bytes, ASCII case-insensitive) an enabled format reads;
     reads the key through a borrowed reference and runs no Python code."""
     cdef Py_ssize_t n
+    if key == <PyObject*>_TRACESTATE_NAME:
+        return SLOT_TRACESTATE if enabled & F_W3C else SLOT_NONE
     cdef const uint8_t* p = fl_ascii(key, &n)  # the commonest name, an exact ASCII str, in fewest steps
     if p != NULL:
         if (n < NAME_MIN and n != 2) or n > NAME_MAX:

@@ -15,6 +15,7 @@ from cpython.object cimport PyObject
 
 from fastlinks._arrays cimport NewColumns, _frozen, _new_columns, _nonzero
 
+import sys
 from collections.abc import Mapping
 
 from fastlinks._columns import Columns
