@@ -24,6 +24,9 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef PyObject* tracestate = NULL
     cdef int slot
     cdef fl_walk w
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    cdef bint valid
     with cython.critical_section(carrier):
         fl_walk_start(&w, carrier)
         while fl_walk_next(&w, &key, &value):
@@ -38,7 +41,14 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
                 return _OTHER
         if traceparent == NULL:
             return _OTHER
-        if not _parse_value(<object>traceparent, tid, sid, flags) or tracestate == NULL:
+        p = fl_ascii(traceparent, &n)  # the commonest value, an exact ASCII str with nothing to trim
+        if p != NULL and n == TP_LEN and p[0] > 32 and p[TP_LEN - 1] > 32:
+            valid = _parse_ascii(p, TP_LEN, tid, sid, flags)
+            if not valid:
+                _parse_value(None, tid, sid, flags)  # the row zeroed, as `_parse_value` leaves a bad one
+        else:
+            valid = _parse_value(<object>traceparent, tid, sid, flags)
+        if not valid or tracestate == NULL:
             return None
         return <object>tracestate  # an exact str or bytes, kept raw
 
