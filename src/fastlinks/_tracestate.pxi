@@ -77,35 +77,44 @@ cdef struct _Member:  # one list-member of a header: where its key and its value
     Py_ssize_t key, key_len, value, value_len
 
 
+cdef inline bint _same(object text, const uint8_t* p, Py_ssize_t n) noexcept:
+    """Whether an ASCII str made by `_ascii` holds the n bytes at p."""
+    return PyUnicode_GET_LENGTH(text) == n and memcmp(PyUnicode_DATA(text), p, n) == 0
+
+
 cdef class _Last:
     """The members of the last TraceState a call made: its dict (never changed: a state holds it),
     and its keys and values in order. A batch's headers mostly repeat one vendor's keys in one
     order with values that differ per trace, so the next dict is a copy of this one with the
-    changed values set in place, and an unchanged value is the same str."""
+    changed values set in place, an unchanged value the same str, and only a changed value
+    checked (the last one's were valid)."""
     cdef dict members
     cdef list keys, values
 
     cdef object follow(self, const uint8_t* p, const _Member* m, Py_ssize_t count):
-        """The members dict for the header `p` (members `m`) from the last one, when its keys are
-        the last one's in the same order; None when they are not."""
+        """The members dict for the header `p` (members `m`, not yet checked) from the last one,
+        when its keys are the last one's in the same order; None when they are not, and
+        `_DEFAULT_STATE` when a changed value is not valid."""
         cdef Py_ssize_t k
+        cdef uint64_t changed = 0  # bit k: member k's value is not the last one's (count <= 32)
         cdef dict members
         if self.keys is None or len(self.keys) != count:
             return None
         for k in range(count):
-            key = self.keys[k]
-            if PyUnicode_GET_LENGTH(key) != m[k].key_len or memcmp(PyUnicode_DATA(key), p + m[k].key, m[k].key_len):
+            if not _same(self.keys[k], p + m[k].key, m[k].key_len):
                 return None
+        for k in range(count):  # every value checked before anything changes
+            if not _same(self.values[k], p + m[k].value, m[k].value_len):
+                if not _valid_value(p + m[k].value, m[k].value_len):
+                    return _DEFAULT_STATE
+                changed |= (<uint64_t>1) << k
         members = PyDict_Copy(self.members)
         for k in range(count):
-            value = self.values[k]
-            if PyUnicode_GET_LENGTH(value) == m[k].value_len \
-                    and memcmp(PyUnicode_DATA(value), p + m[k].value, m[k].value_len) == 0:
-                continue
-            value = _ascii(p + m[k].value, m[k].value_len)
-            self.values[k] = value
-            if not fl_dict_replace(members, k, <PyObject*>self.keys[k], <PyObject*>value):
-                members[self.keys[k]] = value
+            if changed >> k & 1:
+                value = _ascii(p + m[k].value, m[k].value_len)
+                self.values[k] = value
+                if not fl_dict_replace(members, k, <PyObject*>self.keys[k], <PyObject*>value):
+                    members[self.keys[k]] = value
         self.members = members
         return members
 
@@ -118,8 +127,8 @@ cdef class _Last:
 cdef object _trace_state(object header, bint fast, list known, _Last last):
     """One header's TraceState, as the twin's regular expressions read it: members are the runs
     from a character that is not `,`, space or tab to the next comma, trailing spaces and tabs
-    cut; a bad or repeated member, or a 33rd, gives the empty TraceState at once (so the work
-    is linear in the header, however long)."""
+    cut; a bad or repeated member, or a 33rd, gives the empty TraceState (so the work is linear
+    in the header, however long)."""
     cdef const uint8_t* p
     cdef Py_ssize_t i = 0, j, end, eq, n, k, count = 0
     cdef _Member m[MAX_MEMBERS]
@@ -144,18 +153,21 @@ cdef object _trace_state(object header, bint fast, list known, _Last last):
         while p[end - 1] == 32 or p[end - 1] == 9:
             end -= 1  # the run starts with another character, so this stops there
         found = <const uint8_t*>memchr(p + i, 61, end - i)
-        if found == NULL or count == MAX_MEMBERS:
+        if found == NULL or found == p + i or count == MAX_MEMBERS:
             return _DEFAULT_STATE
         eq = found - p
-        if eq == i or not _valid_key(p + i, eq - i) or not _valid_value(p + eq + 1, end - eq - 1):
-            return _DEFAULT_STATE
         m[count].key, m[count].key_len, m[count].value, m[count].value_len = i, eq - i, eq + 1, end - eq - 1
         count += 1
         i = j
     if count == 0:
         return _DEFAULT_STATE
     members = last.follow(p, m, count)
+    if members is _DEFAULT_STATE:
+        return _DEFAULT_STATE
     if members is None:
+        for k in range(count):
+            if not _valid_key(p + m[k].key, m[k].key_len) or not _valid_value(p + m[k].value, m[k].value_len):
+                return _DEFAULT_STATE
         members = {}
         for k in range(count):
             value = _ascii(p + m[k].value, m[k].value_len)
