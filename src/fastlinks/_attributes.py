@@ -135,7 +135,9 @@ def split(attributes: Mapping[str, Any] | None, n: int) -> tuple[dict[str, Any],
     for key, value in attributes.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"attributes: keys must be non-empty str, got {key!r}")
-        if isinstance(value, PerRow):
+        if type(value) is str:  # the commonest, settled at once
+            shared[key] = value
+        elif isinstance(value, PerRow):
             columns[key] = column(key, value.values, n)
         elif isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and len(value) == n):
             warnings.warn(_GUESS.format(key=key), DeprecationWarning, stacklevel=4)
@@ -168,9 +170,10 @@ def per_row(
     if not columns:
         if not shared:
             return None, None, None
-        kept = dict(list(shared.items())[:limit]) if limit is not None else shared
-        dropped = len(shared) - len(kept)
-        return MappingProxyType(dict(kept)), None, ([dropped] * k if dropped else None)
+        if limit is None or len(shared) <= limit:  # all of them: one read-only copy every link shares
+            return MappingProxyType(dict(shared)), None, None
+        kept = dict(list(shared.items())[:limit])
+        return MappingProxyType(kept), None, [len(shared) - limit] * k
     if rows is None:  # every row, in order: the columns as they are
         values = {key: (c.tolist() if isinstance(c, np.ndarray) else c) for key, c in columns.items()}
     else:
