@@ -335,6 +335,10 @@ def test_unknown_formats_are_named():
     with pytest.raises(ValueError, match="formats: unknown format 'zipkin'; known: tracecontext, b3"):
         LinkSet.from_carriers([{}], formats=["tracecontext", "zipkin"])
     assert LinkSet.from_carriers([{}], formats="tracecontext, baggage").valid.tolist() == [False]
+    for formats in (("tracecontext", "zipkin"), ("tracecontext", ["b3"]), ("tracecontext", 7)):  # tuples: checked
+        with pytest.raises(ValueError, match="formats: unknown format"):  # once when valid, every time when not
+            LinkSet.from_carriers([{}], formats=formats)
+    assert LinkSet.from_carriers([{}], formats=("baggage", "tracecontext")).valid.tolist() == [False]
 
 
 # ---------------------------------------------------------------- the format the application uses

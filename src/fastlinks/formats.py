@@ -68,7 +68,10 @@ def check_formats(formats: Iterable[str] | str) -> tuple[str, ...]:
     """An explicit `formats=` as a tuple, with `baggage` dropped; ValueError naming an unknown one.
     A tuple of exact strs is checked once (a caller passes the same one with every batch)."""
     if type(formats) is tuple:
-        found = _CHECKED.get(formats)
+        try:
+            found = _CHECKED.get(formats)
+        except Exception:  # an item that cannot be hashed is no format's name: the checks below say so
+            found = None
         if found is not None:
             return found
         if len(_CHECKED) < 64 and all(type(name) is str for name in formats):
