@@ -190,6 +190,61 @@ def test_every_carrier_of_a_b3_batch_reads_as_the_twin_reads_it_alone(both, form
     assert whole[0].any(axis=1).sum() >= 9
 
 
+W3C_FAST = [  # carriers W3C's own passes read: one traceparent, or a traceparent and a tracestate
+    {"traceparent": VALID},
+    {"traceparent": OTHER},
+    {"traceparent": VALID.encode()},
+    {"TraceParent": f"  {VALID}\t"},  # another case, spaces to trim: the full comparison and _parse_value
+    {"traceparent": f"00-{TID}-{SID}-01-future"},  # a longer version-00 header: invalid
+    {"traceparent": "cc" + VALID[2:] + "-future"},  # a later version may carry more
+    {"traceparent": VALID[:-1]},
+    {"traceparent": "é" * 55},
+]
+W3C_WITH_STATES = [
+    {"traceparent": VALID, "tracestate": "a=1"},
+    {"tracestate": "b=2", "traceparent": OTHER},  # the other order
+    {b"traceparent": VALID.encode(), b"TraceState": b"c=3"},
+    {"traceparent": "00-" + "0" * 32 + f"-{SID}-01", "tracestate": "d=4"},  # invalid: no state noted
+]
+W3C_OTHER = [  # carriers the passes hand to parse_carriers' loop
+    {"traceparent": None},
+    {"traceparent": 55},
+    {"traceparent": VALID, "content-type": "json"},
+    {"traceparent": VALID, "TraceParent": OTHER},
+    {"tracestate": "a=1", "TRACESTATE": "b=2", "traceparent": VALID},
+    {"traceparent": VALID, "tracestate": None},
+    {"tracestate": "a=1"},
+    {"traceparent": [VALID]},
+    [("traceparent", VALID)],
+    None,
+    MappingProxyType({"traceparent": VALID}),
+]
+
+
+@pytest.mark.parametrize("order", ["plain first", "states first", "mixed"])
+def test_every_carrier_of_a_w3c_batch_reads_as_the_twin_reads_it_alone(both, order):
+    """The compiled parser reads a W3C batch from its first carrier in passes of its own (dicts
+    of one traceparent, then dicts with a tracestate too) up to the first carrier of another
+    shape, and its usual loop reads the rest. Each carrier reads as the pure twin reads it alone,
+    trace state included, wherever it stands in the batch."""
+    compiled, pure = both
+    if order == "plain first":
+        batch = [*W3C_FAST * 2, *W3C_WITH_STATES * 2, *W3C_OTHER, *W3C_FAST, *W3C_WITH_STATES]
+    elif order == "states first":
+        batch = [*W3C_WITH_STATES * 2, *W3C_FAST, *W3C_OTHER, *W3C_WITH_STATES]
+    else:
+        batch = [c for group in zip(W3C_FAST, W3C_WITH_STATES * 2, W3C_OTHER, strict=False) for c in group]
+    whole = compiled.parse_carriers(batch, ("tracecontext",))
+    twin = pure.parse_carriers(batch, ("tracecontext",))
+    assert all((a == b).all() for a, b in zip(whole[:4], twin[:4], strict=True)) and whole[4] == twin[4]
+    for i, carrier in enumerate(batch):
+        alone = pure.parse_carriers([carrier], ("tracecontext",))
+        for a, b in zip(whole[:4], alone[:4], strict=True):
+            assert (a[i] == b[0]).all(), (i, carrier)
+        assert (whole.trace_states or [None] * len(batch))[i] == (alone.trace_states or [None])[0], (i, carrier)
+    assert whole.trace_ids.any(axis=1).sum() >= 8
+
+
 class _Attributes:
     """An object whose attributes are the headers: its __dict__ is a split (shared-keys) dict."""
 

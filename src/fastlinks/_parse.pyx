@@ -313,9 +313,16 @@ def parse_carriers(carriers, formats=("tracecontext",), repeated="last"):
     cdef bint simple = not enabled & ~C_ONLY
     cdef bint from_w3c
     cdef dict kinds = {}  # carrier type -> whether it is a Mapping, for `_is_mapping`
+    cdef Py_ssize_t start = 0
     if enabled == F_B3 and _b3_prefix(seq, t, s, f) == n:  # B3's commonest carriers, in a pass of their own
         return tuple.__new__(Columns, _frozen(arrays) + (None,))
-    for i in range(n):
+    if enabled == F_W3C:  # W3C's commonest carriers, in passes of their own up to the first other one
+        start = _w3c_plain(seq, 0, n, t, s, f)
+        if start < n and type(seq[start]) is dict and PyDict_GET_SIZE(seq[start]) == 2:  # with a tracestate
+            states = [None] * n
+            if len(seq) == n:  # making the list ran no finalizer that changed the batch
+                start = _w3c_states(seq, start, n, t, s, f, states)
+    for i in range(start, n):
         carrier = seq[i]
         if carrier is not None and type(carrier) is not dict and type(carrier) is not list \
                 and type(carrier) is not tuple and not isinstance(carrier, (dict, str, bytes)):

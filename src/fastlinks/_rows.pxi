@@ -11,6 +11,23 @@ cdef enum:
     C_ONLY = F_W3C | F_B3 | F_OT  # the formats decoded without running Python code
 
 
+cdef extern from "Python.h":
+    void _list_set "PyList_SET_ITEM"(object, Py_ssize_t, PyObject*)  # steals a reference
+
+
+cdef inline bint _w3c_value(PyObject* traceparent, uint8_t* tid, uint8_t* sid, uint8_t* flags) noexcept:
+    """A traceparent header's value (an exact str or bytes) into the row; whether it was valid. The
+    commonest, an exact ASCII str of 55 characters with nothing to trim, straight from its data."""
+    cdef Py_ssize_t length
+    cdef const uint8_t* p = fl_ascii(traceparent, &length)
+    if p != NULL and length == TP_LEN and p[0] > 32 and p[TP_LEN - 1] > 32:
+        if _parse_ascii(p, TP_LEN, tid, sid, flags):
+            return True
+        _parse_value(None, tid, sid, flags)  # the row zeroed, as `_parse_value` leaves a bad one
+        return False
+    return _parse_value(<object>traceparent, tid, sid, flags)
+
+
 cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     """The commonest case, W3C alone asked for and a dict as its propagator's `inject` writes it: a
     traceparent and at most a tracestate, both str or bytes (1.7 ns a carrier less than `_dict_row`,
@@ -24,9 +41,6 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
     cdef PyObject* tracestate = NULL
     cdef int slot
     cdef fl_walk w
-    cdef const uint8_t* p
-    cdef Py_ssize_t n
-    cdef bint valid
     with cython.critical_section(carrier):
         fl_walk_start(&w, carrier)
         while fl_walk_next(&w, &key, &value):
@@ -41,16 +55,80 @@ cdef object _w3c_row(dict carrier, uint8_t* tid, uint8_t* sid, uint8_t* flags):
                 return _OTHER
         if traceparent == NULL:
             return _OTHER
-        p = fl_ascii(traceparent, &n)  # the commonest value, an exact ASCII str with nothing to trim
-        if p != NULL and n == TP_LEN and p[0] > 32 and p[TP_LEN - 1] > 32:
-            valid = _parse_ascii(p, TP_LEN, tid, sid, flags)
-            if not valid:
-                _parse_value(None, tid, sid, flags)  # the row zeroed, as `_parse_value` leaves a bad one
-        else:
-            valid = _parse_value(<object>traceparent, tid, sid, flags)
-        if not valid or tracestate == NULL:
+        if not _w3c_value(traceparent, tid, sid, flags) or tracestate == NULL:
             return None
         return <object>tracestate  # an exact str or bytes, kept raw
+
+
+cdef Py_ssize_t _w3c_plain_rows(list seq, Py_ssize_t start, Py_ssize_t n,
+                                uint8_t* t, uint8_t* s, uint8_t* f) noexcept:
+    """W3C alone asked for: the rows of the batch's carriers from `start` for as long as each is a
+    dict of one traceparent (str or bytes), as a propagator's `inject` writes it; how many
+    carriers it has read then. Takes no reference and makes no object, so no Python code runs and
+    the list cannot change under it (n is its length). 81 instructions a carrier fewer than
+    `parse_carriers`' loop, which reads the rest."""
+    cdef Py_ssize_t i
+    cdef PyObject* carrier
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef fl_walk w
+    for i in range(start, n):
+        carrier = PyList_GET_ITEM(seq, i)
+        if not PyDict_CheckExact(carrier) or PyDict_GET_SIZE(<dict>carrier) != 1:
+            return i
+        with cython.critical_section(<dict>carrier):
+            fl_walk_start(&w, <dict>carrier)
+            if not fl_walk_next(&w, &key, &value) or not _is_traceparent(key) \
+                    or not (PyUnicode_CheckExact(value) or PyBytes_CheckExact(value)):
+                return i
+            _w3c_value(value, t + 16 * i, s + 8 * i, f + i)
+    return n
+
+
+cdef Py_ssize_t _w3c_state_rows(list seq, Py_ssize_t start, Py_ssize_t n,
+                                uint8_t* t, uint8_t* s, uint8_t* f, list states) noexcept:
+    """`_w3c_plain_rows` for dicts of a traceparent and a tracestate, in either order: a valid
+    row's trace state is noted raw in `states` (a list of n, made with None), as `_w3c_row`
+    returns it. Takes a reference to those only."""
+    cdef Py_ssize_t i
+    cdef PyObject* carrier
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* other
+    cdef PyObject* traceparent
+    cdef PyObject* tracestate
+    cdef fl_walk w
+    for i in range(start, n):
+        carrier = PyList_GET_ITEM(seq, i)
+        if not PyDict_CheckExact(carrier) or PyDict_GET_SIZE(<dict>carrier) != 2:
+            return i
+        with cython.critical_section(<dict>carrier):
+            fl_walk_start(&w, <dict>carrier)
+            if not fl_walk_next(&w, &key, &value) or not fl_walk_next(&w, &other, &tracestate):
+                return i
+            if _is_traceparent(key):
+                traceparent = value
+            else:  # the other order: the tracestate first
+                traceparent, tracestate, key, other = tracestate, value, other, key
+                if not _is_traceparent(key):
+                    return i
+            if (_slot(other, F_W3C) != SLOT_TRACESTATE
+                    or not (PyUnicode_CheckExact(traceparent) or PyBytes_CheckExact(traceparent))
+                    or not (PyUnicode_CheckExact(tracestate) or PyBytes_CheckExact(tracestate))):
+                return i
+            if _w3c_value(traceparent, t + 16 * i, s + 8 * i, f + i):
+                value = PyList_GET_ITEM(states, i)  # the None the list was made with: nothing is freed
+                _incref(tracestate)
+                _list_set(states, i, tracestate)
+                _xdecref(value)
+    return n
+
+
+# Called through pointers, so that the C compiler keeps them out of parse_carriers.
+cdef Py_ssize_t (*_w3c_plain)(list, Py_ssize_t, Py_ssize_t, uint8_t*, uint8_t*, uint8_t*) noexcept
+cdef Py_ssize_t (*_w3c_states)(list, Py_ssize_t, Py_ssize_t, uint8_t*, uint8_t*, uint8_t*, list) noexcept
+_w3c_plain = _w3c_plain_rows
+_w3c_states = _w3c_state_rows
 
 
 # x-b3-traceid, x-b3-sampled (12 bytes) and x-b3-spanid (11) as their first and last 8 bytes, read
