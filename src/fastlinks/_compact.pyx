@@ -81,28 +81,25 @@ cdef inline uint64_t _table_hash(const uint8_t* t, const uint8_t* s) noexcept no
     return (_be64(t) ^ _rotl(_be64(t + 8), 21) ^ _rotl(_be64(s), 42)) * GOLDEN
 
 
-def link_hash(trace_ids, span_ids):
-    cdef const uint8_t* t = _data(trace_ids, -1, 16, "link_hash: trace_ids")
+cdef cnp.ndarray _row_hashes(trace_ids, span_ids, bint table, str what):
+    """Each row's documented link hash, or its table hash, as a uint64 array (for tests and tools)."""
+    cdef const uint8_t* t = _data(trace_ids, -1, 16, f"{what}: trace_ids")
     cdef Py_ssize_t i, n = _rows_of(trace_ids)
-    cdef const uint8_t* s = _data(span_ids, n, 8, "link_hash: span_ids")
+    cdef const uint8_t* s = _data(span_ids, n, 8, f"{what}: span_ids")
     cdef cnp.ndarray out = _empty(n, 0, cnp.NPY_UINT64)
     cdef uint64_t* h = <uint64_t*>cnp.PyArray_DATA(out)
     with nogil:
         for i in range(n):
-            h[i] = _link_hash(t + 16 * i, s + 8 * i)
+            h[i] = _table_hash(t + 16 * i, s + 8 * i) if table else _link_hash(t + 16 * i, s + 8 * i)
     return out
+
+
+def link_hash(trace_ids, span_ids):
+    return _row_hashes(trace_ids, span_ids, False, "link_hash")
 
 
 def table_hash(trace_ids, span_ids):
-    cdef const uint8_t* t = _data(trace_ids, -1, 16, "table_hash: trace_ids")
-    cdef Py_ssize_t i, n = _rows_of(trace_ids)
-    cdef const uint8_t* s = _data(span_ids, n, 8, "table_hash: span_ids")
-    cdef cnp.ndarray out = _empty(n, 0, cnp.NPY_UINT64)
-    cdef uint64_t* h = <uint64_t*>cnp.PyArray_DATA(out)
-    with nogil:
-        for i in range(n):
-            h[i] = _table_hash(t + 16 * i, s + 8 * i)
-    return out
+    return _row_hashes(trace_ids, span_ids, True, "table_hash")
 
 
 # ---------------------------------------------------------------- compaction
@@ -186,6 +183,16 @@ cdef enum:
     FEW = 24  # keys left in question that `_kth_key` sorts rather than splits again
 
 
+cdef inline int _bucket(const Py_ssize_t* counts, Py_ssize_t* need) noexcept nogil:
+    """The byte whose bucket holds the need-th smallest of the keys counted (0 < need <= their
+    number); `need` becomes its rank within that bucket."""
+    cdef int b = 0
+    while counts[b] < need[0]:
+        need[0] -= counts[b]
+        b += 1
+    return b
+
+
 @cython.cdivision(True)
 cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int32_t* part,
                        Py_ssize_t* ties) noexcept nogil:
@@ -195,19 +202,14 @@ cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int
     takes at most 8 passes whatever the keys (random ones leave a few after the first); `part`
     (room for `count`) lists the keys still in question."""
     cdef Py_ssize_t counts[256]
-    cdef Py_ssize_t j, m, kept, below, need = k
+    cdef Py_ssize_t j, m, kept, need = k
     cdef int shift = 56, b
     cdef uint64_t top
     cdef int32_t idx
     memset(counts, 0, sizeof(counts))  # the first pass reads the keys in place
     for j in range(count):
         counts[keys[j] >> 56] += 1
-    below = 0
-    b = 0
-    while below + counts[b] < need:
-        below += counts[b]
-        b += 1
-    need -= below
+    b = _bucket(counts, &need)
     m = 0
     for j in range(count):
         part[m] = <int32_t>j
@@ -230,12 +232,7 @@ cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int
         memset(counts, 0, sizeof(counts))
         for j in range(m):
             counts[(keys[part[j]] >> shift) & 0xFF] += 1
-        below = 0
-        b = 0
-        while below + counts[b] < need:
-            below += counts[b]
-            b += 1
-        need -= below
+        b = _bucket(counts, &need)
         kept = 0
         for j in range(m):  # the bucket's keys, listed without a branch
             idx = part[j]
