@@ -193,7 +193,6 @@ cdef inline int _bucket(const Py_ssize_t* counts, Py_ssize_t* need) noexcept nog
     return b
 
 
-@cython.cdivision(True)
 cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int32_t* part,
                        Py_ssize_t* ties) noexcept nogil:
     """The k-th smallest of keys[0:count] (0 < k <= count), and in `ties` how many keys equal to it
@@ -203,7 +202,7 @@ cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int
     (room for `count`) lists the keys still in question."""
     cdef Py_ssize_t counts[256]
     cdef Py_ssize_t j, m, kept, need = k
-    cdef int shift = 56, b
+    cdef int shift, b
     cdef uint64_t top
     cdef int32_t idx
     memset(counts, 0, sizeof(counts))  # the first pass reads the keys in place
@@ -246,8 +245,8 @@ cdef uint64_t _kth_key(const uint64_t* keys, Py_ssize_t count, Py_ssize_t k, int
 
 
 cdef void _pick(const int32_t* rows, Py_ssize_t count, Py_ssize_t stride, Py_ssize_t k, uint8_t* cls,
-                int strategy, Py_ssize_t n, const uint8_t* t, const uint8_t* s, uint64_t seed,
-                uint64_t* keys, int32_t* part) noexcept nogil:
+                int strategy, const uint8_t* t, const uint8_t* s, uint64_t seed, uint64_t* keys,
+                int32_t* part) noexcept nogil:
     """Marks (cls 1) the `k` best of `count` rows of one tier (rows[0], rows[stride], ..., in row
     order) by (strategy key, row); 0 < k < count. `keys` and `part` have room for `count`."""
     cdef Py_ssize_t j, ties, row
@@ -314,7 +313,7 @@ cdef Py_ssize_t _cap(const uint8_t* t, const uint8_t* s, const uint8_t* flags, u
                 cls[rows[j * stride]] = 1
             room -= count
         else:
-            _pick(rows, count, stride, room, cls, strategy, n, t, s, seed, keys, part)
+            _pick(rows, count, stride, room, cls, strategy, t, s, seed, keys, part)
             room = 0
     return k - room
 
@@ -337,7 +336,7 @@ def compact(trace_ids, span_ids, trace_flags, keep_invalid, Py_ssize_t max_links
     cdef int32_t* order
     cdef int32_t* part
     cdef uint8_t ok, kept_invalid
-    cdef uint64_t* hashes = NULL
+    cdef uint64_t* hashes
     if keep_invalid is not None:
         keep_invalid = np.ascontiguousarray(keep_invalid, dtype=np.bool_)
         keep = _data(keep_invalid, n, 0, "compact: keep_invalid")

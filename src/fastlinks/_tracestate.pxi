@@ -60,12 +60,17 @@ cdef enum:
     KNOWN_KEYS = 8  # member keys remembered per call: a batch's states repeat a few vendors' keys
 
 
+cdef inline bint _same(object text, const uint8_t* p, Py_ssize_t n) noexcept:
+    """Whether an ASCII str made by `_ascii` holds the n bytes at p."""
+    return PyUnicode_GET_LENGTH(text) == n and memcmp(PyUnicode_DATA(text), p, n) == 0
+
+
 cdef str _key(const uint8_t* p, Py_ssize_t n, list known):
     """The key p[0:n] as a str: one of `known` when it is there (no new string, its hash kept)."""
     cdef Py_ssize_t k
     for k in range(len(known)):
         key = known[k]
-        if PyUnicode_GET_LENGTH(key) == n and memcmp(PyUnicode_DATA(key), p, n) == 0:
+        if _same(key, p, n):
             return <str>key
     key = _ascii(p, n)
     if len(known) < KNOWN_KEYS:
@@ -75,11 +80,6 @@ cdef str _key(const uint8_t* p, Py_ssize_t n, list known):
 
 cdef struct _Member:  # one list-member of a header: where its key and its value are
     Py_ssize_t key, key_len, value, value_len
-
-
-cdef inline bint _same(object text, const uint8_t* p, Py_ssize_t n) noexcept:
-    """Whether an ASCII str made by `_ascii` holds the n bytes at p."""
-    return PyUnicode_GET_LENGTH(text) == n and memcmp(PyUnicode_DATA(text), p, n) == 0
 
 
 cdef class _Last:
